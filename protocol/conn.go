@@ -11,6 +11,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ErrFrame is wrapped by errors that leave the stream out of step: a frame
+// length out of range, or a frame cut short. The connection is of no
+// further use after it.
+var ErrFrame = errors.New("broken frame")
+
 // ErrClosed is returned when the peer closes the connection at a frame
 // boundary.
 var ErrClosed = errors.New("peer closed the connection")
@@ -75,9 +80,12 @@ func (c *Conn) Write(m Message, fds []int) error {
 
 // Read receives one frame and returns its message and the descriptors that
 // arrived with it. The caller owns the descriptors when err is nil; on
-// error Read has closed them. It returns ErrClosed when the peer closed the
-// connection between frames and io.ErrUnexpectedEOF when it closed inside
-// one.
+// error Read has closed them. Errors:
+//   - ErrClosed: the peer closed the connection between frames;
+//   - ErrFrame: the length was out of range, the peer closed inside a
+//     frame, or the socket failed, and the connection is of no further use;
+//   - ErrMalformed: the frame arrived whole but its body or its control
+//     messages were invalid, and the next frame can be read.
 func (c *Conn) Read() (Message, []int, error) {
 	var hdr [4]byte
 	var fds []int
@@ -86,19 +94,27 @@ func (c *Conn) Read() (Message, []int, error) {
 		return nil, nil, err
 	}
 
-	if err := c.readFull(hdr[:], &fds); err != nil {
+	ctlErr, err := c.readFull(hdr[:], &fds)
+	if err != nil {
 		return fail(err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n == 0 || n > MaxFrameSize {
-		return fail(fmt.Errorf("%w: frame length %d, want 1 to %d", ErrMalformed, n, MaxFrameSize))
+		return fail(fmt.Errorf("%w: frame length %d, want 1 to %d", ErrFrame, n, MaxFrameSize))
 	}
 	body := make([]byte, n)
-	if err := c.readFull(body, &fds); err != nil {
-		if errors.Is(err, ErrClosed) {
-			err = io.ErrUnexpectedEOF
-		}
+	bodyCtlErr, err := c.readFull(body, &fds)
+	if errors.Is(err, ErrClosed) {
+		err = fmt.Errorf("%w: %w", ErrFrame, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
 		return fail(err)
+	}
+	if ctlErr == nil {
+		ctlErr = bodyCtlErr
+	}
+	if ctlErr != nil {
+		return fail(ctlErr)
 	}
 	m, err := Decode(body)
 	if err != nil {
@@ -108,34 +124,36 @@ func (c *Conn) Read() (Message, []int, error) {
 }
 
 // readFull fills p without reading past it, appending every descriptor
-// that arrives to fds.
-func (c *Conn) readFull(p []byte, fds *[]int) error {
+// that arrives to fds. A problem with the control messages is returned as
+// ctlErr after p is full, so the stream stays in step; err is a failure of
+// the socket itself, wrapped in ErrFrame, or ErrClosed at a clean end.
+func (c *Conn) readFull(p []byte, fds *[]int) (ctlErr, err error) {
 	for got := 0; got < len(p); {
 		want := p[got:]
 		if c.readChunk > 0 && len(want) > c.readChunk {
 			want = want[:c.readChunk]
 		}
-		n, oobn, flags, _, err := c.uc.ReadMsgUnix(want, c.oob)
+		n, oobn, flags, _, rerr := c.uc.ReadMsgUnix(want, c.oob)
 		if oobn > 0 {
 			rights, perr := ParseRights(c.oob[:oobn])
 			*fds = append(*fds, rights...)
-			if perr != nil && err == nil {
-				err = perr
+			if perr != nil && ctlErr == nil {
+				ctlErr = fmt.Errorf("%w: %w", ErrMalformed, perr)
 			}
 		}
-		if err == nil && flags&unix.MSG_CTRUNC != 0 {
-			err = fmt.Errorf("%w: control message truncated (MSG_CTRUNC): the peer sent more descriptors than the %d a frame may carry", ErrMalformed, MaxFDsPerFrame)
+		if flags&unix.MSG_CTRUNC != 0 && ctlErr == nil {
+			ctlErr = fmt.Errorf("%w: control message truncated (MSG_CTRUNC): the peer sent more descriptors than the %d a frame may carry", ErrMalformed, MaxFDsPerFrame)
 		}
 		got += n
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if got == 0 {
-					return ErrClosed
-				}
-				return io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("receive frame: %w", err)
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF) && got == 0:
+			return ctlErr, ErrClosed
+		case errors.Is(rerr, io.EOF):
+			return ctlErr, fmt.Errorf("%w: %w", ErrFrame, io.ErrUnexpectedEOF)
+		default:
+			return ctlErr, fmt.Errorf("%w: receive: %w", ErrFrame, rerr)
 		}
 	}
-	return nil
+	return ctlErr, nil
 }

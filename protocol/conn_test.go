@@ -203,8 +203,8 @@ func TestReadRejectsOversizedFrame(t *testing.T) {
 		a, b := socketPair(t)
 		a.Write(hdr)
 		_, _, err := NewConn(b).Read()
-		if !errors.Is(err, ErrMalformed) {
-			t.Errorf("header %x: got %v, want ErrMalformed", hdr, err)
+		if !errors.Is(err, ErrFrame) {
+			t.Errorf("header %x: got %v, want ErrFrame", hdr, err)
 		}
 	}
 }

@@ -1,0 +1,201 @@
+// Command portgate-helper is the privileged half of portgate. It holds the
+// right to bind privileged ports, checks each request against its policy,
+// and passes the bound sockets to the portgate server over a Unix socket.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/portgate/portgate/helper"
+	"github.com/portgate/portgate/internal/logging"
+	"github.com/portgate/portgate/protocol"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Usage: portgate-helper COMMAND [OPTIONS]
+
+portgate-helper binds privileged ports for the portgate server and passes
+it the sockets. It grants only what its policy file allows:
+  %s
+
+Commands:
+  child     serve one server over the Unix socket inherited as descriptor 3
+            (the server starts the helper this way; you do not run it by hand)
+  check     report how this helper gets the right to bind privileged ports
+            and test it by binding a loopback port
+  version   print the version
+
+Run portgate-helper COMMAND -h for the options of a command.
+`
+
+func main() {
+	flag.Usage = func() { fmt.Fprintf(os.Stderr, usage, helper.PolicyPath) }
+	if len(os.Args) < 2 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	var code int
+	switch os.Args[1] {
+	case "child":
+		code = runChild(os.Args[2:])
+	case "check":
+		code = runCheck(os.Args[2:])
+	case "version", "--version":
+		fmt.Printf("portgate-helper %s (protocol %d, policy %s)\n", version, protocol.Version, helper.PolicyPath)
+	case "-h", "--help", "help":
+		flag.Usage()
+	default:
+		fmt.Fprintf(os.Stderr, "portgate-helper: unknown command %q\n", os.Args[1])
+		flag.Usage()
+		code = 2
+	}
+	os.Exit(code)
+}
+
+func newFlagSet(name, text string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: portgate-helper %s [OPTIONS]\n\n%s\n\nOptions:\n", name, text)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runChild(args []string) int {
+	fs := newFlagSet("child", "Serve one portgate server over the Unix stream socket it passed as a descriptor.")
+	fd := fs.Int("fd", 3, "descriptor `number` of the inherited Unix stream socket")
+	level := fs.String("log-level", "info", "log `level`: trace, debug, info, warn or error")
+	fs.Parse(args)
+
+	// Privileges go first, before the helper reads anything a caller chose.
+	mech, privErr := helper.DropPrivileges()
+
+	log, err := logging.New(os.Stderr, *level)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "portgate-helper: invalid --log-level %q: %v\n", *level, err)
+		return 2
+	}
+	conn, err := inheritedConn(*fd)
+	if err != nil {
+		log.Error().Err(err).Int("fd", *fd).Msg("no client socket")
+		return 1
+	}
+	defer conn.Close()
+	if privErr != nil {
+		return fail(log, conn, privErr)
+	}
+	logMechanism(log, mech)
+
+	peer, err := helper.PeerOf(conn.UnixConn())
+	if err != nil {
+		return fail(log, conn, err)
+	}
+	policy, err := helper.LoadPolicy(helper.PolicyPath, 0)
+	if errors.Is(err, helper.ErrNoPolicy) {
+		log.Warn().Str("policy", helper.PolicyPath).Msg(err.Error())
+		policy, err = &helper.Policy{Path: helper.PolicyPath}, nil
+	}
+	if err != nil {
+		return fail(log, conn, err)
+	}
+	log.Info().Str("policy", policy.Path).Int("rules", len(policy.Rules)).Uint32("peer_uid", peer.UID).Int32("peer_pid", peer.PID).Msg("helper started")
+
+	s := &helper.Session{Conn: conn, Peer: peer, Policy: policy, Mechanism: mech, Log: log}
+	if err := s.Serve(); err != nil {
+		log.Error().Err(err).Msg("session ended")
+		return 1
+	}
+	log.Info().Msg("helper stopped: client closed the connection")
+	return 0
+}
+
+// fail logs err and sends it to the client, which reads it in place of a
+// Welcome, so the server can show why the helper did not start.
+func fail(log zerolog.Logger, conn *protocol.Conn, err error) int {
+	log.Error().Err(err).Msg("helper cannot start")
+	conn.Write(&protocol.Error{Code: protocol.CodeHelperFailed, Index: protocol.NoIndex, Message: "portgate-helper: " + err.Error()}, nil)
+	return 1
+}
+
+func logMechanism(log zerolog.Logger, m *helper.Mechanism) {
+	ev := log.Info()
+	if !m.CanBind() {
+		ev = log.Warn().Strs("problems", m.Problems)
+	}
+	ev.Str("mechanism", m.Kind).Str("source", m.Source).Int("unprivileged_port_start", m.UnprivilegedPortStart).Msg("privilege")
+	for _, n := range m.Notes {
+		log.Info().Str("note", n).Msg("hardening step not applied")
+	}
+}
+
+// inheritedConn checks that fd is a Unix stream socket and wraps it. The
+// returned Conn owns a duplicate; the original descriptor is closed.
+func inheritedConn(fd int) (*protocol.Conn, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, fmt.Errorf("descriptor %d is not a socket (%w): start the helper through portgate, which passes it one", fd, err)
+	}
+	if typ != unix.SOCK_STREAM {
+		return nil, fmt.Errorf("descriptor %d is a socket of type %d, want a Unix stream socket", fd, typ)
+	}
+	f := os.NewFile(uintptr(fd), "client")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("descriptor %d: %w", fd, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("descriptor %d is a %T, want a Unix stream socket", fd, c)
+	}
+	return protocol.NewConn(uc), nil
+}
+
+func runCheck(args []string) int {
+	fs := newFlagSet("check", "Report the mechanism that lets this helper bind privileged ports, then test it\nby binding a loopback port and closing it at once. Exit status 0 means the bind worked.")
+	port := fs.Uint("port", 80, "privileged `port` to test")
+	addr := fs.String("address", "127.0.0.1", "loopback `address` to test on")
+	fs.Parse(args)
+	a, err := netip.ParseAddr(*addr)
+	if err != nil || *port < 1 || *port > 65535 {
+		fmt.Fprintf(os.Stderr, "portgate-helper check: invalid --address %q or --port %d\n", *addr, *port)
+		return 2
+	}
+
+	m, err := helper.DropPrivileges()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "portgate-helper check: %v\n", err)
+		return 1
+	}
+	fmt.Printf("mechanism: %s\n", m.Kind)
+	if m.Source != "" {
+		fmt.Printf("source: %s\n", m.Source)
+	}
+	fmt.Printf("ip_unprivileged_port_start: %d\n", m.UnprivilegedPortStart)
+	for _, p := range m.Problems {
+		fmt.Printf("problem: %s\n", p)
+	}
+	for _, n := range m.Notes {
+		fmt.Printf("note: %s\n", n)
+	}
+	if err := helper.CheckBind(a, uint16(*port)); err != nil {
+		fmt.Printf("bind %s: failed: %v\n", netip.AddrPortFrom(a, uint16(*port)), err)
+		if !m.CanBind() {
+			fmt.Println(m.Diagnosis())
+		}
+		return 1
+	}
+	fmt.Printf("bind %s: ok\n", netip.AddrPortFrom(a, uint16(*port)))
+	return 0
+}

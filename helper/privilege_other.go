@@ -1,0 +1,13 @@
+//go:build !linux
+
+package helper
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// DropPrivileges is not implemented on this OS yet.
+func DropPrivileges() (*Mechanism, error) {
+	return nil, fmt.Errorf("portgate-helper: dropping privileges is not supported on %s yet", runtime.GOOS)
+}
