@@ -1,0 +1,136 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultShutdownTimeout bounds a graceful stop when the config sets none.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// Config is the server's configuration file.
+type Config struct {
+	// Helper is the path of portgate-helper; empty means DefaultHelperPath.
+	Helper string `toml:"helper"`
+	// ShutdownTimeout bounds how long open connections may drain on stop.
+	ShutdownTimeout Duration        `toml:"shutdown_timeout"`
+	Services        []ServiceConfig `toml:"service"`
+}
+
+// ServiceConfig is one [[service]] table.
+type ServiceConfig struct {
+	Name string `toml:"name"`
+	// Kind is "http" or "echo".
+	Kind string `toml:"kind"`
+	// Listen holds listen URLs such as tcp://:80 or udp://127.0.0.1:7.
+	Listen []string `toml:"listen"`
+	// Root is the directory an http service serves; empty serves the
+	// built-in welcome page.
+	Root string `toml:"root"`
+}
+
+// Duration is a time.Duration written as a string such as "10s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a value such as \"10s\" or \"1m30s\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats d as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultConfig is the built-in configuration: one http service on port 80
+// serving the welcome page.
+func DefaultConfig() *Config {
+	return &Config{Services: []ServiceConfig{{Name: "welcome", Kind: "http", Listen: []string{"tcp://:80"}}}}
+}
+
+// LoadConfig reads and checks the config file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := ParseConfig(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes and checks config text. Unknown keys are errors, so a
+// misspelt setting is not silently ignored.
+func ParseConfig(text string) (*Config, error) {
+	var cfg Config
+	md, err := toml.Decode(text, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		return nil, fmt.Errorf("unknown key %q", un[0].String())
+	}
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Check validates every service: a unique name, a known kind, at least one
+// listen URL that parses, and the settings its kind needs.
+func (c *Config) Check() error {
+	if c.ShutdownTimeout.Duration < 0 {
+		return errors.New("shutdown_timeout must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Services {
+		if s.Name == "" {
+			return fmt.Errorf("service %d has no name", i+1)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("service %q is defined twice", s.Name)
+		}
+		seen[s.Name] = true
+		if err := s.check(); err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+func (s *ServiceConfig) check() error {
+	if _, ok := kinds[s.Kind]; !ok {
+		return fmt.Errorf("unknown kind %q: use %s", s.Kind, kindNames())
+	}
+	if len(s.Listen) == 0 {
+		return errors.New("no listen addresses: add listen = [\"tcp://:80\"]")
+	}
+	for _, l := range s.Listen {
+		if _, err := ParseEndpoint(l); err != nil {
+			return err
+		}
+	}
+	if s.Kind != "http" && s.Root != "" {
+		return fmt.Errorf("root is a setting of kind http, not %s", s.Kind)
+	}
+	return nil
+}
+
+// Endpoints returns the parsed listen URLs.
+func (s *ServiceConfig) Endpoints() []Endpoint {
+	eps := make([]Endpoint, 0, len(s.Listen))
+	for _, l := range s.Listen {
+		e, _ := ParseEndpoint(l)
+		eps = append(eps, e)
+	}
+	return eps
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/portgate/portgate/protocol"
+)
+
+// helperConn is a connection to one running helper in child mode.
+type helperConn struct {
+	conn      *protocol.Conn
+	cmd       *exec.Cmd
+	mechanism string
+	exited    chan struct{}
+}
+
+// startHelper runs the helper at path with one end of a fresh socketpair
+// as its descriptor 3, and performs the handshake. The helper gets an
+// empty environment, so no LISTEN_FDS or other variable of the server
+// reaches it, and no descriptor but the socketpair and standard error.
+func startHelper(path string, stderr *os.File, timeout time.Duration) (*helperConn, error) {
+	fds, err := socketpair()
+	if err != nil {
+		return nil, fmt.Errorf("create socketpair for the helper: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "helper")
+	theirs := os.NewFile(uintptr(fds[1]), "helper-peer")
+	defer theirs.Close()
+
+	cmd := exec.Command(path, "child", "--fd", "3")
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("start helper %s: %w: install portgate-helper there, or set helper in the config to where it is", path, err)
+	}
+	h := &helperConn{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(h.exited)
+	}()
+
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("wrap helper socket: %w", err)
+	}
+	h.conn = protocol.NewConn(c.(*net.UnixConn))
+	if err := h.handshake(timeout); err != nil {
+		h.close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *helperConn) handshake(timeout time.Duration) error {
+	h.conn.SetDeadline(time.Now().Add(timeout))
+	defer h.conn.SetDeadline(time.Time{})
+	if err := h.conn.Write(&protocol.Hello{MinVersion: protocol.MinVersion, MaxVersion: protocol.Version}, nil); err != nil {
+		return fmt.Errorf("helper handshake: %w", err)
+	}
+	m, fds, err := h.conn.Read()
+	if err != nil {
+		return fmt.Errorf("helper handshake: %w", helperReadError(err))
+	}
+	protocol.CloseAll(fds)
+	switch m := m.(type) {
+	case *protocol.Welcome:
+		h.mechanism = m.Mechanism
+		return nil
+	case *protocol.Error:
+		return fmt.Errorf("helper handshake: %w", m)
+	}
+	return fmt.Errorf("helper handshake: unexpected message type %d", m.Type())
+}
+
+// ErrHelperClosed means the helper closed the connection before it
+// answered, usually because it exited; its log on standard error says why.
+var ErrHelperClosed = errors.New("helper closed connection")
+
+func helperReadError(err error) error {
+	if errors.Is(err, protocol.ErrClosed) || errors.Is(err, protocol.ErrFrame) && errors.Is(err, unix.ECONNRESET) {
+		return ErrHelperClosed
+	}
+	if errors.Is(err, protocol.ErrFrame) && errors.Is(err, errUnexpectedEOF) {
+		return fmt.Errorf("%w in the middle of a reply", ErrHelperClosed)
+	}
+	return err
+}
+
+// close hangs up, which ends the helper, and waits a bounded time for it.
+func (h *helperConn) close() {
+	h.conn.Close()
+	select {
+	case <-h.exited:
+	case <-time.After(5 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.exited
+	}
+}
