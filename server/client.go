@@ -137,6 +137,17 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 		}
 		return nil, err
 	}
+	specs := make([]protocol.BindSpec, len(endpoints))
+	for i, e := range endpoints {
+		spec, err := e.bindSpec(ctx)
+		if err == nil {
+			err = spec.Validate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", e, err)
+		}
+		specs[i] = spec
+	}
 	for i, e := range endpoints {
 		socks[i].Endpoint = e
 		err := listenDirect(ctx, &socks[i])
@@ -153,15 +164,11 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 		return socks, nil
 	}
 
-	specs := make([]protocol.BindSpec, len(pending))
+	helperSpecs := make([]protocol.BindSpec, len(pending))
 	for j, i := range pending {
-		spec, err := endpoints[i].bindSpec(ctx)
-		if err != nil {
-			return fail(fmt.Errorf("listen %s: %w", endpoints[i], err))
-		}
-		specs[j] = spec
+		helperSpecs[j] = specs[i]
 	}
-	files, err := c.bind(ctx, specs)
+	files, err := c.bind(ctx, helperSpecs)
 	if err != nil {
 		var perr *protocol.Error
 		at := endpoints[pending[0]]
@@ -208,6 +215,16 @@ func (c *Client) Mechanism() string {
 		return ""
 	}
 	return c.helper.mechanism
+}
+
+// HelperPID returns the process id of the running helper, or 0.
+func (c *Client) HelperPID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.helper == nil {
+		return 0
+	}
+	return c.helper.cmd.Process.Pid
 }
 
 // Close stops the helper, if one is running. Sockets already acquired stay

@@ -1,0 +1,80 @@
+# portgate build, install and test targets. Run install, run and test as root.
+
+GO        ?= go
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+HELPERDIR ?= $(PREFIX)/libexec/portgate
+POLICY    ?= /etc/portgate/helper.toml
+USER_NAME ?= portgate
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+# The helper's capability: bind privileged ports, plus cap_setpcap, which it
+# uses once at start to empty its bounding set and then drops. Permitted
+# only (=p): the helper raises the capability itself, and a file without the
+# effective bit never makes exec fail when a container empties the bounding
+# set.
+HELPER_CAPS ?= cap_net_bind_service,cap_setpcap=p
+
+LDFLAGS = -s -w \
+	-X main.version=$(VERSION) \
+	-X github.com/portgate/portgate/server.DefaultHelperPath=$(HELPERDIR)/portgate-helper \
+	-X github.com/portgate/portgate/helper.PolicyPath=$(POLICY)
+
+# Every target OS and architecture the code must compile for.
+CROSS = linux/amd64 linux/arm64 linux/ppc64le linux/s390x freebsd/amd64 \
+	openbsd/amd64 netbsd/amd64 darwin/arm64 darwin/amd64 solaris/amd64 \
+	illumos/amd64 aix/ppc64
+
+.PHONY: all build install run test lint unit cross fuzz clean
+
+all: build
+
+# The helper must be built without cgo: it changes the capabilities of
+# every thread with syscall.AllThreadsSyscall, which cgo binaries lack.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/portgate ./cmd/portgate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/portgate-helper ./cmd/portgate-helper
+
+install: build
+	@test "$$(id -u)" = 0 || { echo "make install: run as root"; exit 1; }
+	@command -v setcap >/dev/null || { command -v apt-get >/dev/null && apt-get install -y libcap2-bin; } || \
+		{ echo "make install: setcap not found: install libcap2-bin"; exit 1; }
+	id -u $(USER_NAME) >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(USER_NAME)
+	install -D -m 0755 bin/portgate $(DESTDIR)$(BINDIR)/portgate
+	install -D -m 0755 bin/portgate-helper $(DESTDIR)$(HELPERDIR)/portgate-helper
+	setcap $(HELPER_CAPS) $(DESTDIR)$(HELPERDIR)/portgate-helper
+	getcap $(DESTDIR)$(HELPERDIR)/portgate-helper | grep -q cap_net_bind_service || \
+		{ echo "make install: the capability did not stick on $(HELPERDIR)/portgate-helper"; exit 1; }
+	install -d -m 0755 $(dir $(DESTDIR)$(POLICY))
+	test -e $(DESTDIR)$(POLICY) || install -m 0644 packaging/helper.toml $(DESTDIR)$(POLICY)
+
+# Build, install, and serve the welcome page on port 80 as $(USER_NAME)
+# in the foreground. Reach it with curl http://localhost/; stop it with Ctrl-C.
+run: install
+	$(BINDIR)/portgate serve --user $(USER_NAME)
+
+test: lint unit cross
+
+lint:
+	@out=$$(gofmt -l .); test -z "$$out" || { echo "gofmt needed on:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+	staticcheck ./...
+
+# Unit, fuzz-corpus and end-to-end tests. The end-to-end tests need root;
+# without it they skip, and with CI=true they fail instead.
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+cross:
+	@for t in $(CROSS); do \
+		echo "cross-compile $$t"; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build ./... || exit 1; \
+	done
+
+# FUZZTIME is per fuzz target.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./protocol
+
+clean:
+	rm -rf bin
