@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portgate/portgate/protocol"
+)
+
+func TestDenyPortOutsidePolicy(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	rs := runClient(t, ns, nobodyUID, "-helper", helper, "tcp://127.0.0.1:81", "tcp://127.0.0.1:80")
+	if len(rs) != 2 {
+		t.Fatalf("got %d results, want 2", len(rs))
+	}
+	denied, next := rs[0], rs[1]
+	if denied.OK {
+		t.Fatalf("port 81 was granted, want a denial")
+	}
+	if denied.Code != uint16(protocol.CodeDenied) {
+		t.Errorf("port 81: code %d, want %d (denied by policy)", denied.Code, protocol.CodeDenied)
+	}
+	for _, want := range []string{"tcp://127.0.0.1:81", "denied by policy", "uid 65534", "127.0.0.1:81", bins.policyPath} {
+		if !strings.Contains(denied.Error, want) {
+			t.Errorf("denial %q does not contain %q", denied.Error, want)
+		}
+	}
+	if !next.OK {
+		t.Fatalf("port 80 after a denial: %s", next.Error)
+	}
+	if next.HelperPID != denied.HelperPID || next.HelperPID == 0 {
+		t.Errorf("helper pid %d served the denial and %d the next request, want one helper", denied.HelperPID, next.HelperPID)
+	}
+	if got := next.OpenFDs - denied.OpenFDs; got != 1 {
+		t.Errorf("the granted request added %d descriptors to the client, want 1 (the denied one must add none)", got)
+	}
+}
+
+func TestDenyUIDNotInPolicy(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	rs := runClient(t, ns, otherUID, "-helper", helper, "tcp://127.0.0.1:80", "udp://127.0.0.1:80")
+	if len(rs) != 2 {
+		t.Fatalf("got %d results, want 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.OK {
+			t.Errorf("%v granted to uid %d, want a denial", r.Endpoints, otherUID)
+			continue
+		}
+		if r.Code != uint16(protocol.CodeDenied) {
+			t.Errorf("%v: code %d, want %d", r.Endpoints, r.Code, protocol.CodeDenied)
+		}
+		if !strings.Contains(r.Error, "uid 4242 may not bind") {
+			t.Errorf("%v: error %q does not name uid 4242", r.Endpoints, r.Error)
+		}
+	}
+	if rs[0].HelperPID != rs[1].HelperPID {
+		t.Errorf("helper restarted between denials (%d, %d), want it to keep serving", rs[0].HelperPID, rs[1].HelperPID)
+	}
+	if rs[0].OpenFDs != rs[1].OpenFDs {
+		t.Errorf("client descriptors went from %d to %d across a denial, want no change", rs[0].OpenFDs, rs[1].OpenFDs)
+	}
+}
+
+func TestDenyPolicyWritableByOthers(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	if err := os.Chmod(bins.policyPath, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(bins.policyPath, 0o644)
+
+	// pgclient waits for the pause file to vanish between its requests, so
+	// the test can repair the policy while the same client keeps running.
+	pause := publicDir(t) + "/pause"
+	if err := os.WriteFile(pause, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := ns.command(nobodyUID, bins.pgclient, "-helper", helper, "-pause-file", pause, "tcp://127.0.0.1:80", "tcp://127.0.0.1:80")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := timeoutKill(cmd, 60*time.Second)
+	defer func() {
+		done()
+		cmd.Wait()
+	}()
+	dec := json.NewDecoder(stdout)
+
+	var first clientResult
+	if err := dec.Decode(&first); err != nil {
+		t.Fatalf("read first result: %v", err)
+	}
+	if first.OK {
+		t.Fatal("granted with a policy writable by others, want a refusal")
+	}
+	if first.Code != uint16(protocol.CodeHelperFailed) {
+		t.Errorf("code %d, want %d (helper failed to start)", first.Code, protocol.CodeHelperFailed)
+	}
+	for _, want := range []string{bins.policyPath, "writable by group or others", "chmod go-w"} {
+		if !strings.Contains(first.Error, want) {
+			t.Errorf("error %q does not contain %q", first.Error, want)
+		}
+	}
+
+	if err := os.Chmod(bins.policyPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(pause)
+	var second clientResult
+	if err := dec.Decode(&second); err != nil {
+		t.Fatalf("read second result: %v", err)
+	}
+	if !second.OK {
+		t.Errorf("after chmod 644 the next request failed: %s", second.Error)
+	}
+	if got := second.OpenFDs - first.OpenFDs; got < 1 {
+		t.Errorf("client descriptors grew by %d with the grant, want at least the socket", got)
+	}
+}
+
+func TestDenySetuidHelper(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "")
+	if err := os.Chmod(helper, os.ModeSetuid|0o755); err != nil {
+		t.Fatal(err)
+	}
+	rs := runClient(t, ns, nobodyUID, "-helper", helper, "tcp://127.0.0.1:80")
+	if len(rs) != 1 {
+		t.Fatalf("got %d results, want 1", len(rs))
+	}
+	r := rs[0]
+	if r.OK {
+		t.Fatal("a setuid helper granted a socket, want a refusal")
+	}
+	if r.Code != uint16(protocol.CodeHelperFailed) {
+		t.Errorf("code %d, want %d (helper failed to start)", r.Code, protocol.CodeHelperFailed)
+	}
+	for _, want := range []string{"must not be setuid", "chmod u-s,g-s " + helper} {
+		if !strings.Contains(r.Error, want) {
+			t.Errorf("error %q does not contain %q", r.Error, want)
+		}
+	}
+}
