@@ -41,6 +41,9 @@ type Client struct {
 	mu     sync.Mutex
 	helper *helperConn
 	nextID uint32
+	// skipDirect sends every endpoint to the helper; tests use it to reach
+	// the helper path while running as root.
+	skipDirect bool
 }
 
 // Socket is one acquired socket. Exactly one of Listener and PacketConn is
@@ -150,7 +153,10 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 	}
 	for i, e := range endpoints {
 		socks[i].Endpoint = e
-		err := listenDirect(ctx, &socks[i])
+		var err error = syscall.EACCES
+		if !c.skipDirect {
+			err = listenDirect(ctx, &socks[i])
+		}
 		if err == nil {
 			continue
 		}
@@ -177,7 +183,7 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 			at = endpoints[pending[perr.Index]]
 			direct = pendingErrs[perr.Index]
 		}
-		return fail(fmt.Errorf("listen %s: direct bind failed (%v), so the helper was asked: %w", at, errors.Unwrap(direct), err))
+		return fail(fmt.Errorf("listen %s: direct bind failed (%v), so the helper was asked: %w", at, innerError(direct), err))
 	}
 	for j, i := range pending {
 		if err := adoptFile(files[j], &socks[i]); err != nil {
@@ -187,6 +193,16 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 		socks[i].FromHelper = true
 	}
 	return socks, nil
+}
+
+// innerError drops the "listen tcp ADDR:" prefix of a *net.OpError, which
+// the caller's message already carries.
+func innerError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Err
+	}
+	return err
 }
 
 func listenDirect(ctx context.Context, s *Socket) error {

@@ -32,13 +32,16 @@ func startHelper(path string, stderr *os.File, timeout time.Duration) (*helperCo
 	}
 	ours := os.NewFile(uintptr(fds[0]), "helper")
 	theirs := os.NewFile(uintptr(fds[1]), "helper-peer")
-	defer theirs.Close()
 
 	cmd := exec.Command(path, "child", "--fd", "3")
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	// The helper has its copy now. Keeping ours of its end would hide its
+	// exit: reads would wait instead of seeing EOF.
+	theirs.Close()
+	if err != nil {
 		ours.Close()
 		return nil, fmt.Errorf("start helper %s: %w: install portgate-helper there, or set helper in the config to where it is", path, err)
 	}
