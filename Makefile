@@ -53,7 +53,7 @@ install: build
 run: install
 	$(BINDIR)/portgate serve --user $(USER_NAME)
 
-test: lint unit cross
+test: lint unit fuzz cross
 
 lint:
 	@out=$$(gofmt -l .); test -z "$$out" || { echo "gofmt needed on:"; echo "$$out"; exit 1; }
@@ -71,8 +71,9 @@ cross:
 		GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build ./... || exit 1; \
 	done
 
-# FUZZTIME is per fuzz target.
-FUZZTIME ?= 30s
+# A short fuzz run; FUZZTIME is per fuzz target. The corpus in
+# protocol/testdata also runs with every go test.
+FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./protocol
 
