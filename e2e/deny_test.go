@@ -159,3 +159,55 @@ func TestDenySetuidHelper(t *testing.T) {
 		}
 	}
 }
+
+func TestDenyWithoutPolicyFile(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	if err := os.Remove(bins.policyPath); err != nil {
+		t.Fatal(err)
+	}
+	defer writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=p")
+	rs := runClient(t, ns, nobodyUID, "-helper", helper, "tcp://127.0.0.1:80")
+	if len(rs) != 1 || rs[0].OK {
+		t.Fatalf("got %+v, want one denial", rs)
+	}
+	if rs[0].Code != uint16(protocol.CodeDenied) {
+		t.Errorf("code %d, want %d (denied by policy)", rs[0].Code, protocol.CodeDenied)
+	}
+	for _, want := range []string{bins.policyPath + " does not exist", "[[allow]]", "ports = [80, 443]"} {
+		if !strings.Contains(rs[0].Error, want) {
+			t.Errorf("error %q does not contain %q", rs[0].Error, want)
+		}
+	}
+}
+
+func TestServeRefusesRootWithoutUser(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=p")
+	_, stderr, code := ns.output(0, bins.portgate, "serve", "--helper", helper)
+	if code == 0 {
+		t.Fatal("portgate serve ran as root without --user, want a refusal")
+	}
+	if !strings.Contains(stderr, "refusing to serve as root: pass --user NAME") {
+		t.Errorf("refusal message: %q", stderr)
+	}
+
+	srv := startServerArgs(t, ns, 0, helper, welcomeConfig, "--user", "nobody")
+	st := procStatus(srv.pid)
+	if st["Uid"] != "65534\t65534\t65534\t65534" || st["Gid"] != "65534\t65534\t65534\t65534" {
+		t.Errorf("server started as root with --user nobody runs as Uid %q Gid %q, want 65534", st["Uid"], st["Gid"])
+	}
+	if st["CapPrm"] != "0000000000000000" || st["CapEff"] != "0000000000000000" {
+		t.Errorf("server keeps capabilities CapPrm %s CapEff %s after switching user, want none", st["CapPrm"], st["CapEff"])
+	}
+	if st["Groups"] != "65534" {
+		t.Errorf("server supplementary groups %q, want only 65534", st["Groups"])
+	}
+	if out, _, code := ns.output(nobodyUID, "curl", "-sS", "--max-time", "5", "http://127.0.0.1/"); code != 0 || !strings.Contains(out, "uid 65534") {
+		t.Errorf("curl after switching user: exit %d, page:\n%s", code, out)
+	}
+}

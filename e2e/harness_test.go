@@ -325,14 +325,25 @@ func startServer(t *testing.T, ns *netns, uid int, helperPath, config string) *s
 	return s
 }
 
-func tryStartServer(t *testing.T, ns *netns, uid int, helperPath, config string) (*server, error) {
+// startServerArgs is startServer with extra arguments for portgate serve.
+func startServerArgs(t *testing.T, ns *netns, uid int, helperPath, config string, extra ...string) *server {
+	t.Helper()
+	s, err := tryStartServer(t, ns, uid, helperPath, config, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func tryStartServer(t *testing.T, ns *netns, uid int, helperPath, config string, extra ...string) (*server, error) {
 	t.Helper()
 	dir := publicDir(t)
 	cfgPath := filepath.Join(dir, "portgate.toml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := ns.command(uid, bins.portgate, "serve", "--config", cfgPath, "--helper", helperPath, "--log-level", "debug")
+	args := append([]string{"serve", "--config", cfgPath, "--helper", helperPath, "--log-level", "debug"}, extra...)
+	cmd := ns.command(uid, bins.portgate, args...)
 	s := &server{cmd: cmd, log: &bytes.Buffer{}}
 	w := &lockedWriter{buf: s.log}
 	cmd.Stdout, cmd.Stderr = w, w

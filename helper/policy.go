@@ -38,6 +38,9 @@ ports = [80, 443]
 type Policy struct {
 	Path  string
 	Rules []Rule
+	// Missing is set when no policy file exists, so denials can say how
+	// to write one.
+	Missing bool
 }
 
 // Rule allows the listed users and groups to bind the listed ports.

@@ -133,8 +133,11 @@ func (s *Session) bindAll(r *protocol.BindRequest) ([]int, *protocol.Error) {
 		rule := s.Policy.Allow(s.Peer, t.spec.Network, t.addr, t.port)
 		if rule == 0 {
 			s.Log.Warn().Str("network", t.spec.Network.String()).Str("address", t.addr.String()).Uint16("port", t.port).Msg("denied")
-			return nil, &protocol.Error{ID: r.ID, Code: protocol.CodeDenied, Index: uint16(i),
-				Message: fmt.Sprintf("uid %d may not bind %s: no rule of the helper policy %s allows it", s.Peer.UID, t.String(), s.policyPath())}
+			msg := fmt.Sprintf("uid %d may not bind %s: no rule of the helper policy %s allows it", s.Peer.UID, t.String(), s.policyPath())
+			if s.Policy.Missing {
+				msg = fmt.Sprintf("uid %d may not bind %s: the helper policy %s does not exist, so nothing is allowed; as root, write one such as:\n%s", s.Peer.UID, t.String(), s.policyPath(), PolicyExample)
+			}
+			return nil, &protocol.Error{ID: r.ID, Code: protocol.CodeDenied, Index: uint16(i), Message: msg}
 		}
 		targets[i] = t
 	}

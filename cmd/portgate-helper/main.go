@@ -103,7 +103,7 @@ func runChild(args []string) int {
 	policy, err := helper.LoadPolicy(helper.PolicyPath, 0)
 	if errors.Is(err, helper.ErrNoPolicy) {
 		log.Warn().Str("policy", helper.PolicyPath).Msg(err.Error())
-		policy, err = &helper.Policy{Path: helper.PolicyPath}, nil
+		policy, err = &helper.Policy{Path: helper.PolicyPath, Missing: true}, nil
 	}
 	if err != nil {
 		return fail(log, conn, err)
