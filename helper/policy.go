@@ -85,7 +85,9 @@ func LoadPolicy(path string, ownerUID uint32) (*Policy, error) {
 	if err := checkOwner(filepath.Dir(path), ownerUID, true); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK keeps a FIFO at the path from blocking the open; the
+	// type check below then rejects it.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %s: the helper grants nothing until one exists, for example:\n%s", ErrNoPolicy, path, PolicyExample)
 	}

@@ -223,7 +223,9 @@ func readFileCaps(path string) (fileCaps, error) {
 
 // parseFileCaps decodes a vfs_cap_data value: a little-endian magic word
 // whose high byte is the revision and whose bit 0 is the effective flag,
-// then permitted and inheritable words, twice for revisions 2 and 3.
+// then permitted and inheritable words, twice for revisions 2 and 3, and a
+// root uid for revision 3. Like the kernel, it takes only the exact size
+// of each revision: 12, 20 or 24 bytes.
 func parseFileCaps(b []byte) (fileCaps, error) {
 	if len(b) < 4 {
 		return fileCaps{}, fmt.Errorf("file capability of %d bytes is too short", len(b))
@@ -231,20 +233,19 @@ func parseFileCaps(b []byte) (fileCaps, error) {
 	magic := binary.LittleEndian.Uint32(b)
 	fc := fileCaps{Effective: magic&1 != 0}
 	word := func(i int) uint64 { return uint64(binary.LittleEndian.Uint32(b[4+4*i:])) }
-	switch rev := magic &^ 1; rev {
-	case 0x01000000:
-		if len(b) < 12 {
-			return fileCaps{}, fmt.Errorf("revision 1 file capability of %d bytes, want 12", len(b))
-		}
-		fc.Permitted, fc.Inheritable = word(0), word(1)
-	case 0x02000000, 0x03000000:
-		if len(b) < 20 {
-			return fileCaps{}, fmt.Errorf("revision %d file capability of %d bytes, want at least 20", rev>>24, len(b))
-		}
-		fc.Permitted = word(0) | word(2)<<32
-		fc.Inheritable = word(1) | word(3)<<32
-	default:
+	rev := magic & 0xFF000000
+	sizes := map[uint32]int{0x01000000: 12, 0x02000000: 20, 0x03000000: 24}
+	size, ok := sizes[rev]
+	if !ok {
 		return fileCaps{}, fmt.Errorf("unknown file capability revision %#x", rev)
+	}
+	if len(b) != size {
+		return fileCaps{}, fmt.Errorf("revision %d file capability of %d bytes, want %d", rev>>24, len(b), size)
+	}
+	fc.Permitted, fc.Inheritable = word(0), word(1)
+	if rev != 0x01000000 {
+		fc.Permitted |= word(2) << 32
+		fc.Inheritable |= word(3) << 32
 	}
 	return fc, nil
 }

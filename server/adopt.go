@@ -46,6 +46,18 @@ func classify(fd int) (SocketKind, error) {
 	return k, nil
 }
 
+// networkFamily returns the address family a network name requires, or 0
+// for "tcp" and "udp", which take either.
+func networkFamily(network string) int {
+	switch network {
+	case "tcp4", "udp4":
+		return unix.AF_INET
+	case "tcp6", "udp6":
+		return unix.AF_INET6
+	}
+	return 0
+}
+
 // adoptFile checks that f is a listening TCP socket or a bound UDP socket
 // of the family that s.Endpoint asks for and wraps it into s. adoptFile
 // takes f: it closes f whatever happens, and on success s owns the one
@@ -58,6 +70,9 @@ func adoptFile(f *os.File, s *Socket) error {
 	}
 	if k.Family != unix.AF_INET && k.Family != unix.AF_INET6 {
 		return fmt.Errorf("descriptor %d is not an IP socket", f.Fd())
+	}
+	if want := networkFamily(s.Endpoint.Network); want != 0 && k.Family != want {
+		return fmt.Errorf("descriptor %d has address family %d, but %s needs %d", f.Fd(), k.Family, s.Endpoint.Network, want)
 	}
 	if isStream(s.Endpoint.Network) {
 		if k.Type != unix.SOCK_STREAM || !k.Listening {

@@ -144,7 +144,14 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 	for i, e := range endpoints {
 		spec, err := e.bindSpec(ctx)
 		if err == nil {
-			err = spec.Validate()
+			// Port 0 asks the kernel for a free port, which is never
+			// privileged, so it is bound directly and only the rest of
+			// the spec is checked.
+			check := spec
+			if check.Port == 0 {
+				check.Port = 1
+			}
+			err = check.Validate()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("listen %s: %w", e, err)
@@ -160,7 +167,7 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 		if err == nil {
 			continue
 		}
-		if !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) {
+		if specs[i].Port == 0 || !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) {
 			return fail(fmt.Errorf("listen %s: %w", e, err))
 		}
 		pending = append(pending, i)
