@@ -310,7 +310,7 @@ func (ns *netns) dial(network, address string) (net.Conn, error) {
 // server is a running `portgate serve`.
 type server struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *lockedWriter
 	pid int
 }
 
@@ -344,8 +344,8 @@ func tryStartServer(t *testing.T, ns *netns, uid int, helperPath, config string,
 	}
 	args := append([]string{"serve", "--config", cfgPath, "--helper", helperPath, "--log-level", "debug"}, extra...)
 	cmd := ns.command(uid, bins.portgate, args...)
-	s := &server{cmd: cmd, log: &bytes.Buffer{}}
-	w := &lockedWriter{buf: s.log}
+	w := &lockedWriter{buf: &bytes.Buffer{}}
+	s := &server{cmd: cmd, log: w}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start portgate: %v", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const basePolicy = `
@@ -107,6 +109,13 @@ func TestServeUDPBelow1024(t *testing.T) {
 
 func TestServeProcessPrivileges(t *testing.T) {
 	_, srv := startWelcome(t)
+	log := srv.log.String()
+	if landlockAvailable() && !strings.Contains(log, `"Landlock applied"`) {
+		t.Errorf("the kernel has Landlock but the helper did not apply it:\n%s", log)
+	}
+	if !strings.Contains(log, `"seccomp filter applied"`) {
+		t.Errorf("the helper did not log its seccomp filter:\n%s", log)
+	}
 	st := procStatus(srv.pid)
 	for _, field := range []string{"CapInh", "CapPrm", "CapEff", "CapAmb"} {
 		if st[field] != "0000000000000000" {
@@ -135,6 +144,12 @@ func TestServeProcessPrivileges(t *testing.T) {
 	if hs["NoNewPrivs"] != "1" {
 		t.Errorf("helper NoNewPrivs = %q, want 1", hs["NoNewPrivs"])
 	}
+	if hs["Seccomp"] != "2" {
+		t.Errorf("helper Seccomp = %q, want 2 (filter mode)", hs["Seccomp"])
+	}
+	if st["Seccomp"] != "0" {
+		t.Errorf("server Seccomp = %q, want 0: the filter belongs to the helper alone", st["Seccomp"])
+	}
 	if hs["Uid"] != "65534\t65534\t65534\t65534" {
 		t.Errorf("helper Uid = %q, want 65534 throughout", hs["Uid"])
 	}
@@ -160,4 +175,11 @@ func TestHelperWithSetpcapEmptiesBoundingSet(t *testing.T) {
 	if out, _, code := ns.output(nobodyUID, "curl", "-sS", "--max-time", "5", "http://127.0.0.1/"); code != 0 || !strings.Contains(out, "portgate is running") {
 		t.Errorf("curl through the =p helper: exit %d, page:\n%s", code, out)
 	}
+}
+
+// landlockAvailable reports whether the running kernel offers Landlock,
+// asking it for its Landlock ABI version.
+func landlockAvailable() bool {
+	_, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	return errno == 0
 }

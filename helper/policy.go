@@ -41,6 +41,8 @@ type Policy struct {
 	// Missing is set when no policy file exists, so denials can say how
 	// to write one.
 	Missing bool
+	Limits  Limits
+	Daemon  DaemonConfig
 }
 
 // Rule allows the listed users and groups to bind the listed ports.
@@ -65,7 +67,9 @@ type Peer struct {
 }
 
 type ruleFile struct {
-	Allow []struct {
+	Limits *limitsFile `toml:"limits"`
+	Daemon *daemonFile `toml:"daemon"`
+	Allow  []struct {
 		Users     []string `toml:"users"`
 		Groups    []string `toml:"groups"`
 		Networks  []string `toml:"networks"`
@@ -156,9 +160,15 @@ func ParsePolicy(text string) (*Policy, error) {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	if un := md.Undecoded(); len(un) > 0 {
-		return nil, fmt.Errorf("unknown key %q: a rule takes users, groups, networks, addresses and ports", un[0].String())
+		return nil, fmt.Errorf("unknown key %q: the policy takes [[allow]] rules (users, groups, networks, addresses, ports), [limits] and [daemon]", un[0].String())
 	}
 	p := &Policy{}
+	if p.Limits, err = rf.Limits.compile(); err != nil {
+		return nil, err
+	}
+	if p.Daemon, err = rf.Daemon.compile(); err != nil {
+		return nil, err
+	}
 	for i, r := range rf.Allow {
 		n := i + 1
 		rule := Rule{UIDs: map[uint32]bool{}, GIDs: map[uint32]bool{}}

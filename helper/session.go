@@ -3,6 +3,7 @@ package helper
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,18 +22,42 @@ type Session struct {
 	Policy    *Policy
 	Mechanism *Mechanism
 	Log       zerolog.Logger
+	// CurrentPolicy, when set, is called before each request, so that a
+	// daemon's reloaded policy applies to connections already open.
+	CurrentPolicy func() *Policy
+	// IdleTimeout, when positive, ends the session after that long without
+	// a request.
+	IdleTimeout time.Duration
+
+	limiter *rateLimiter
+	granted int
+	denials denialLimiter
 }
 
 // Serve runs the handshake and then answers bind requests until the client
 // hangs up. Malformed requests get an Error reply and the session goes on;
 // only a broken frame or a failed write ends it. Serve does not close Conn.
 func (s *Session) Serve() error {
-	s.Log = s.Log.With().Uint32("peer_uid", s.Peer.UID).Uint32("peer_gid", s.Peer.GID).Int32("peer_pid", s.Peer.PID).Logger()
+	ctx := s.Log.With().Uint32("peer_uid", s.Peer.UID).Uint32("peer_gid", s.Peer.GID).Int32("peer_pid", s.Peer.PID)
+	if exe := peerExecutable(s.Peer.PID); exe != "" {
+		ctx = ctx.Str("peer_exe", exe)
+	}
+	s.Log = ctx.Logger()
+	defer s.denials.flush(&s.Log)
 	if err := s.handshake(); err != nil {
 		return err
 	}
+	limits := s.limits()
+	s.limiter = newRateLimiter(limits.RequestsPerSecond, limits.Burst)
 	for {
+		if s.IdleTimeout > 0 {
+			s.Conn.SetDeadline(time.Now().Add(s.IdleTimeout))
+		}
 		m, fds, err := s.Conn.Read()
+		if err != nil && s.IdleTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			s.Log.Info().Dur("idle_timeout", s.IdleTimeout).Msg("closed idle client")
+			return nil
+		}
 		if errors.Is(err, protocol.ErrClosed) {
 			s.Log.Debug().Msg("client closed the connection")
 			return nil
@@ -62,6 +87,16 @@ func (s *Session) Serve() error {
 			return err
 		}
 	}
+}
+
+// limits returns the policy's limits, with defaults for a Policy built
+// without them.
+func (s *Session) limits() Limits {
+	l := s.Policy.Limits
+	if l.RequestsPerSecond <= 0 || l.Burst < 1 || l.MaxSocketsPerPeer < 1 {
+		return DefaultLimits
+	}
+	return l
 }
 
 func requestID(m protocol.Message) uint32 {
@@ -113,10 +148,28 @@ func (s *Session) handle(m protocol.Message) error {
 		return s.reply(&protocol.Error{Code: protocol.CodeInvalid, Index: protocol.NoIndex,
 			Message: fmt.Sprintf("unexpected message type %d: the helper answers only BindRequest after the handshake", m.Type())})
 	}
+	if s.CurrentPolicy != nil {
+		s.Policy = s.CurrentPolicy()
+	}
+	if !s.limiter.allow() {
+		l := s.limits()
+		ev := s.denials.event(&s.Log, time.Now())
+		if ev != nil {
+			ev.Float64("requests_per_second", l.RequestsPerSecond).Msg("request rate limit reached")
+		}
+		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeLimit, Index: protocol.NoIndex,
+			Message: fmt.Sprintf("more than %g requests per second (burst %d): slow down, or raise requests_per_second in [limits] of %s", l.RequestsPerSecond, l.Burst, s.policyPath())})
+	}
+	if max := s.limits().MaxSocketsPerPeer; s.granted+len(r.Binds) > max {
+		s.Log.Warn().Int("granted", s.granted).Int("requested", len(r.Binds)).Int("max_sockets_per_peer", max).Msg("socket limit reached")
+		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeLimit, Index: protocol.NoIndex,
+			Message: fmt.Sprintf("this connection was granted %d sockets and asks for %d more, above max_sockets_per_peer %d in [limits] of %s: reconnect, or raise the limit", s.granted, len(r.Binds), max, s.policyPath())})
+	}
 	fds, e := s.bindAll(r)
 	if e != nil {
 		return s.reply(e)
 	}
+	s.granted += len(fds)
 	return s.send(r.ID, fds)
 }
 
@@ -132,7 +185,9 @@ func (s *Session) bindAll(r *protocol.BindRequest) ([]int, *protocol.Error) {
 		}
 		rule := s.Policy.Allow(s.Peer, t.spec.Network, t.addr, t.port)
 		if rule == 0 {
-			s.Log.Warn().Str("network", t.spec.Network.String()).Str("address", t.addr.String()).Uint16("port", t.port).Msg("denied")
+			if ev := s.denials.event(&s.Log, time.Now()); ev != nil {
+				ev.Str("network", t.spec.Network.String()).Str("address", t.addr.String()).Uint16("port", t.port).Msg("denied")
+			}
 			msg := fmt.Sprintf("uid %d may not bind %s: no rule of the helper policy %s allows it", s.Peer.UID, t.String(), s.policyPath())
 			if s.Policy.Missing {
 				msg = fmt.Sprintf("uid %d may not bind %s: the helper policy %s does not exist, so nothing is allowed; as root, write one such as:\n%s", s.Peer.UID, t.String(), s.policyPath(), PolicyExample)

@@ -31,6 +31,8 @@ it the sockets. It grants only what its policy file allows:
 Commands:
   child     serve one server over the Unix socket inherited as descriptor 3
             (the server starts the helper this way; you do not run it by hand)
+  daemon    listen on the Unix socket named in the policy's [daemon] table
+            and serve every server that connects (start it from an init system)
   check     report how this helper gets the right to bind privileged ports
             and test it by binding a loopback port
   version   print the version
@@ -48,6 +50,8 @@ func main() {
 	switch os.Args[1] {
 	case "child":
 		code = runChild(os.Args[2:])
+	case "daemon":
+		code = runDaemon(os.Args[2:])
 	case "check":
 		code = runCheck(os.Args[2:])
 	case "version", "--version":
@@ -103,12 +107,14 @@ func runChild(args []string) int {
 	policy, err := helper.LoadPolicy(helper.PolicyPath, 0)
 	if errors.Is(err, helper.ErrNoPolicy) {
 		log.Warn().Str("policy", helper.PolicyPath).Msg(err.Error())
-		policy, err = &helper.Policy{Path: helper.PolicyPath, Missing: true}, nil
+		policy, err = &helper.Policy{Path: helper.PolicyPath, Missing: true, Limits: helper.DefaultLimits}, nil
 	}
 	if err != nil {
 		return fail(log, conn, err)
 	}
 	log.Info().Str("policy", policy.Path).Int("rules", len(policy.Rules)).Uint32("peer_uid", peer.UID).Int32("peer_pid", peer.PID).Msg("helper started")
+	// A child helper reads nothing more from the filesystem.
+	confine(log, nil)
 
 	s := &helper.Session{Conn: conn, Peer: peer, Policy: policy, Mechanism: mech, Log: log}
 	if err := s.Serve(); err != nil {
@@ -198,4 +204,19 @@ func runCheck(args []string) int {
 	}
 	fmt.Printf("bind %s: ok\n", netip.AddrPortFrom(a, uint16(*port)))
 	return 0
+}
+
+// confine applies Landlock, leaving only the paths in readable, and the
+// seccomp filter, and logs which of them applied.
+func confine(log zerolog.Logger, readable []string) {
+	if err := helper.RestrictFilesystem(readable); err != nil {
+		log.Warn().Err(err).Msg("hardening step not applied: Landlock")
+	} else {
+		log.Info().Strs("readable", readable).Msg("Landlock applied")
+	}
+	if err := helper.RestrictSyscalls(); err != nil {
+		log.Warn().Err(err).Msg("hardening step not applied: seccomp")
+	} else {
+		log.Info().Msg("seccomp filter applied")
+	}
 }
