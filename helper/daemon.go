@@ -110,4 +110,3 @@ func (d *Daemon) Close() error {
 
 // Active returns the number of connections being served.
 func (d *Daemon) Active() int { return int(d.active.Load()) }
-

@@ -20,7 +20,7 @@ type DaemonConfig struct {
 	// SocketGID is the socket's group, or -1 to keep the daemon's own;
 	// Mode is its permission bits. The daemon's uid owns the socket.
 	SocketGID int
-	Mode                 uint32
+	Mode      uint32
 	// User is the account a daemon started as root switches to, keeping
 	// only the bind right; -1 when unset.
 	UID, GID int

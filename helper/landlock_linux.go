@@ -27,8 +27,8 @@ const (
 	landlockReadFile = unix.LANDLOCK_ACCESS_FS_READ_FILE
 	landlockReadDir  = unix.LANDLOCK_ACCESS_FS_READ_DIR
 	landlockABI1     = (1 << 13) - 1
-	landlockRefer    = unix.LANDLOCK_ACCESS_FS_REFER    // ABI 2
-	landlockTruncate = unix.LANDLOCK_ACCESS_FS_TRUNCATE // ABI 3
+	landlockRefer    = unix.LANDLOCK_ACCESS_FS_REFER     // ABI 2
+	landlockTruncate = unix.LANDLOCK_ACCESS_FS_TRUNCATE  // ABI 3
 	landlockIoctlDev = unix.LANDLOCK_ACCESS_FS_IOCTL_DEV // ABI 5
 )
 
