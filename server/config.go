@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -16,6 +17,9 @@ const DefaultShutdownTimeout = 10 * time.Second
 type Config struct {
 	// Helper is the path of portgate-helper; empty means DefaultHelperPath.
 	Helper string `toml:"helper"`
+	// HelperSocket is the socket of a portgate-helper daemon. When set the
+	// server asks that daemon and never starts a helper of its own.
+	HelperSocket string `toml:"helper_socket"`
 	// ShutdownTimeout bounds how long open connections may drain on stop.
 	ShutdownTimeout Duration        `toml:"shutdown_timeout"`
 	Services        []ServiceConfig `toml:"service"`
@@ -23,14 +27,29 @@ type Config struct {
 
 // ServiceConfig is one [[service]] table.
 type ServiceConfig struct {
-	Name string `toml:"name"`
+	Name string `toml:"name" json:"name"`
 	// Kind is "http" or "echo".
-	Kind string `toml:"kind"`
+	Kind string `toml:"kind" json:"kind"`
 	// Listen holds listen URLs such as tcp://:80 or udp://127.0.0.1:7.
-	Listen []string `toml:"listen"`
+	Listen []string `toml:"listen" json:"listen"`
 	// Root is the directory an http service serves; empty serves the
 	// built-in welcome page.
-	Root string `toml:"root"`
+	Root string `toml:"root,omitempty" json:"root,omitempty"`
+	// DrainTimeout bounds how long open connections may finish when the
+	// service stops; zero means the server's shutdown_timeout.
+	DrainTimeout Duration `toml:"drain_timeout,omitzero" json:"drain_timeout,omitzero"`
+}
+
+// Equal reports whether two service configs are the same.
+func (s ServiceConfig) Equal(o ServiceConfig) bool {
+	return reflect.DeepEqual(s, o)
+}
+
+// sameExceptListen reports whether s and o differ at most in their listen
+// addresses.
+func (s ServiceConfig) sameExceptListen(o ServiceConfig) bool {
+	s.Listen, o.Listen = nil, nil
+	return reflect.DeepEqual(s, o)
 }
 
 // Duration is a time.Duration written as a string such as "10s" in TOML.
@@ -121,6 +140,9 @@ func (s *ServiceConfig) check() error {
 	}
 	if s.Kind != "http" && s.Root != "" {
 		return fmt.Errorf("root is a setting of kind http, not %s", s.Kind)
+	}
+	if s.DrainTimeout.Duration < 0 {
+		return errors.New("drain_timeout must not be negative")
 	}
 	return nil
 }

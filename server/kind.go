@@ -8,11 +8,16 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Runner is a running service kind. Start begins serving on the sockets,
-// which the Runner then owns, and returns at once; Stop closes the sockets,
-// lets open connections finish until ctx ends, then closes them.
+// Runner is a running service kind. Start begins serving on the sockets of
+// its ServiceInfo and returns at once. Serve adds one more socket while the
+// service runs. From either call on, the Runner owns the sockets. The
+// Manager may still close one to drop it from a running service: the
+// Runner must then end that socket's accept loop quietly. Stop closes
+// every socket, lets open connections finish until ctx ends, then closes
+// those that remain and returns ctx's error.
 type Runner interface {
 	Start() error
+	Serve(s Socket) error
 	Stop(ctx context.Context) error
 }
 

@@ -15,10 +15,11 @@ const maxDatagram = 65535
 // echoRunner answers like the Echo Protocol (RFC 862): every byte received
 // on TCP, and every UDP datagram, goes back to the sender.
 type echoRunner struct {
-	info  ServiceInfo
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	info    ServiceInfo
+	mu      sync.Mutex
+	sockets []Socket
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 func newEcho(info ServiceInfo) (Runner, error) {
@@ -27,12 +28,20 @@ func newEcho(info ServiceInfo) (Runner, error) {
 
 func (r *echoRunner) Start() error {
 	for _, s := range r.info.Sockets {
-		r.wg.Add(1)
-		if s.Listener != nil {
-			go r.acceptLoop(s.Listener)
-		} else {
-			go r.packetLoop(s.PacketConn)
-		}
+		r.Serve(s)
+	}
+	return nil
+}
+
+func (r *echoRunner) Serve(s Socket) error {
+	r.mu.Lock()
+	r.sockets = append(r.sockets, s)
+	r.mu.Unlock()
+	r.wg.Add(1)
+	if s.Listener != nil {
+		go r.acceptLoop(s.Listener)
+	} else {
+		go r.packetLoop(s.PacketConn)
 	}
 	return nil
 }
@@ -82,9 +91,11 @@ func (r *echoRunner) packetLoop(pc net.PacketConn) {
 // Stop closes the sockets, waits for open connections until ctx ends, and
 // then closes those that remain.
 func (r *echoRunner) Stop(ctx context.Context) error {
-	for _, s := range r.info.Sockets {
+	r.mu.Lock()
+	for _, s := range r.sockets {
 		s.Close()
 	}
+	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		r.wg.Wait()

@@ -43,12 +43,23 @@ func newHTTP(info ServiceInfo) (Runner, error) {
 
 func (r *httpRunner) Start() error {
 	for _, s := range r.info.Sockets {
-		go func(l net.Listener) {
-			if err := r.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				r.info.Log.Error().Err(err).Str("address", l.Addr().String()).Msg("http serve failed")
-			}
-		}(s.Listener)
+		r.Serve(s)
 	}
+	return nil
+}
+
+// Serve serves HTTP on one more listener. A listener the Manager closes
+// ends its loop with net.ErrClosed, which is not an error here.
+func (r *httpRunner) Serve(s Socket) error {
+	if s.Listener == nil {
+		return fmt.Errorf("kind http serves TCP only, but %s is UDP", s.Endpoint)
+	}
+	go func(l net.Listener) {
+		err := r.srv.Serve(l)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			r.info.Log.Error().Err(err).Str("address", l.Addr().String()).Msg("http serve failed")
+		}
+	}(s.Listener)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/rs/zerolog"
@@ -14,12 +13,8 @@ type Server struct {
 	Client *Client
 	Log    zerolog.Logger
 
-	running []running
-}
-
-type running struct {
-	name   string
-	runner Runner
+	// Manager runs the services; Run creates it.
+	Manager *Manager
 }
 
 // Run acquires every service's sockets, starts the services, and stops
@@ -27,63 +22,17 @@ type running struct {
 // the start: services already started are stopped again and Run returns
 // the error.
 func (s *Server) Run(ctx context.Context) error {
+	s.Manager = &Manager{Client: s.Client, Log: s.Log, DrainTimeout: s.Config.ShutdownTimeout.Duration}
 	for _, sc := range s.Config.Services {
-		if err := s.start(ctx, sc); err != nil {
-			s.stopAll()
+		if err := s.Manager.Add(ctx, sc); err != nil {
+			s.Manager.StopAll()
 			return err
 		}
 	}
-	s.Log.Info().Int("services", len(s.running)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
+	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
 	<-ctx.Done()
-	return s.stopAll()
-}
-
-func (s *Server) start(ctx context.Context, sc ServiceConfig) error {
-	log := s.Log.With().Str("service", sc.Name).Str("kind", sc.Kind).Logger()
-	socks, err := s.Client.Acquire(ctx, sc.Endpoints())
-	if err != nil {
-		log.Error().Err(err).Msg("acquire sockets failed")
-		return fmt.Errorf("service %q: %w", sc.Name, err)
+	if err := s.Manager.StopAll(); err != nil {
+		return fmt.Errorf("stop services: %w", err)
 	}
-	r, err := kinds[sc.Kind](ServiceInfo{Config: sc, Sockets: socks, Log: log})
-	if err == nil {
-		err = r.Start()
-	}
-	if err != nil {
-		for i := range socks {
-			socks[i].Close()
-		}
-		log.Error().Err(err).Msg("start failed")
-		return fmt.Errorf("service %q: %w", sc.Name, err)
-	}
-	for _, sock := range socks {
-		log.Info().Str("address", sock.LocalAddr().String()).Str("network", sock.Endpoint.Network).Bool("from_helper", sock.FromHelper).Msg("listener added")
-	}
-	log.Info().Msg("service started")
-	s.running = append(s.running, running{sc.Name, r})
 	return nil
-}
-
-// stopAll stops the services in reverse order of start, each within the
-// shutdown timeout.
-func (s *Server) stopAll() error {
-	timeout := s.Config.ShutdownTimeout.Duration
-	if timeout == 0 {
-		timeout = DefaultShutdownTimeout
-	}
-	var errs []error
-	for i := len(s.running) - 1; i >= 0; i-- {
-		r := s.running[i]
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := r.runner.Stop(ctx)
-		cancel()
-		if err != nil {
-			s.Log.Error().Err(err).Str("service", r.name).Msg("stop did not finish cleanly")
-			errs = append(errs, fmt.Errorf("stop service %q: %w", r.name, err))
-			continue
-		}
-		s.Log.Info().Str("service", r.name).Msg("service stopped")
-	}
-	s.running = nil
-	return errors.Join(errs...)
 }
