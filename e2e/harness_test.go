@@ -215,11 +215,24 @@ func newNetns(t *testing.T) *netns {
 }
 
 // command returns a command that runs inside the namespace as uid (and gid
-// equal to uid), or as root when uid is 0.
+// equal to uid), or as root when uid is 0. groups, when set, are the
+// supplementary groups of the command.
 func (ns *netns) command(uid int, name string, args ...string) *exec.Cmd {
+	return ns.commandGroups(uid, nil, name, args...)
+}
+
+func (ns *netns) commandGroups(uid int, groups []int, name string, args ...string) *exec.Cmd {
 	argv := []string{"-t", strconv.Itoa(ns.pid), "-n", "--"}
 	if uid != 0 {
-		argv = append(argv, "setpriv", "--reuid="+strconv.Itoa(uid), "--regid="+strconv.Itoa(uid), "--clear-groups", "--")
+		groupArg := "--clear-groups"
+		if len(groups) > 0 {
+			var ids []string
+			for _, g := range groups {
+				ids = append(ids, strconv.Itoa(g))
+			}
+			groupArg = "--groups=" + strings.Join(ids, ",")
+		}
+		argv = append(argv, "setpriv", "--reuid="+strconv.Itoa(uid), "--regid="+strconv.Itoa(uid), groupArg, "--")
 	}
 	argv = append(argv, name)
 	argv = append(argv, args...)

@@ -113,6 +113,9 @@ func TestServeProcessPrivileges(t *testing.T) {
 	if landlockAvailable() && !strings.Contains(log, `"Landlock applied"`) {
 		t.Errorf("the kernel has Landlock but the helper did not apply it:\n%s", log)
 	}
+	if !strings.Contains(log, `"peer_exe":"`+bins.portgate+`"`) {
+		t.Errorf("the helper's log does not name the server's executable %s:\n%s", bins.portgate, log)
+	}
 	if !strings.Contains(log, `"seccomp filter applied"`) {
 		t.Errorf("the helper did not log its seccomp filter:\n%s", log)
 	}

@@ -51,9 +51,11 @@ func (d *denialLimiter) flush(log *zerolog.Logger) {
 	}
 }
 
-// peerExecutable returns the path of the peer's executable where the
-// kernel shows it to this process, or "".
-func peerExecutable(pid int32) string {
+// PeerExecutable returns the path of the peer's executable where the
+// kernel shows it to this process, or "". Look it up before the helper
+// confines itself: after Landlock and the seccomp filter apply, the
+// lookup fails.
+func PeerExecutable(pid int32) string {
 	if pid <= 0 {
 		return ""
 	}

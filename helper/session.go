@@ -28,6 +28,9 @@ type Session struct {
 	// IdleTimeout, when positive, ends the session after that long without
 	// a request.
 	IdleTimeout time.Duration
+	// PeerExe is the peer's executable for the audit log, when known;
+	// empty means Serve looks it up itself.
+	PeerExe string
 
 	limiter *rateLimiter
 	granted int
@@ -39,8 +42,11 @@ type Session struct {
 // only a broken frame or a failed write ends it. Serve does not close Conn.
 func (s *Session) Serve() error {
 	ctx := s.Log.With().Uint32("peer_uid", s.Peer.UID).Uint32("peer_gid", s.Peer.GID).Int32("peer_pid", s.Peer.PID)
-	if exe := peerExecutable(s.Peer.PID); exe != "" {
-		ctx = ctx.Str("peer_exe", exe)
+	if s.PeerExe == "" {
+		s.PeerExe = PeerExecutable(s.Peer.PID)
+	}
+	if s.PeerExe != "" {
+		ctx = ctx.Str("peer_exe", s.PeerExe)
 	}
 	s.Log = ctx.Logger()
 	defer s.denials.flush(&s.Log)

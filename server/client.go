@@ -33,6 +33,9 @@ type Client struct {
 	// HelperPath is the portgate-helper executable; empty means
 	// $PORTGATE_HELPER, then DefaultHelperPath.
 	HelperPath string
+	// HelperSocket, when set, is the socket of a portgate-helper daemon to
+	// connect to instead of starting a helper as a child.
+	HelperSocket string
 	// HelperStderr receives the helper's log; nil means os.Stderr.
 	HelperStderr *os.File
 	// Timeout bounds each exchange with the helper; 0 means DefaultTimeout.
@@ -240,12 +243,16 @@ func (c *Client) Mechanism() string {
 	return c.helper.mechanism
 }
 
-// HelperPID returns the process id of the running helper, or 0.
+// HelperPID returns the process id of the running helper, or 0. For a
+// daemon it is the pid the kernel reports for the socket's other end.
 func (c *Client) HelperPID() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.helper == nil {
 		return 0
+	}
+	if c.helper.cmd == nil {
+		return c.helper.daemonPID
 	}
 	return c.helper.cmd.Process.Pid
 }
@@ -297,7 +304,13 @@ func (c *Client) bind(ctx context.Context, specs []protocol.BindSpec) ([]*os.Fil
 		if stderr == nil {
 			stderr = os.Stderr
 		}
-		h, err := startHelper(c.helperPath(), stderr, c.timeout())
+		var h *helperConn
+		var err error
+		if c.HelperSocket != "" {
+			h, err = dialHelper(c.HelperSocket, c.timeout())
+		} else {
+			h, err = startHelper(c.helperPath(), stderr, c.timeout())
+		}
 		if err != nil {
 			return nil, err
 		}

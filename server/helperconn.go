@@ -16,9 +16,27 @@ import (
 // helperConn is a connection to one running helper in child mode.
 type helperConn struct {
 	conn      *protocol.Conn
-	cmd       *exec.Cmd
+	cmd       *exec.Cmd // nil for a daemon
+	daemonPID int
 	mechanism string
-	exited    chan struct{}
+	exited    chan struct{} // nil for a daemon
+}
+
+// dialHelper connects to a helper daemon's socket and performs the
+// handshake.
+func dialHelper(path string, timeout time.Duration) (*helperConn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to helper daemon %s: %w: start portgate-helper daemon, or remove helper_socket from the config to start a helper as a child", path, err)
+	}
+	h := &helperConn{conn: protocol.NewConn(c.(*net.UnixConn))}
+	h.daemonPID = peerPID(c.(*net.UnixConn))
+	if err := h.handshake(timeout); err != nil {
+		h.close()
+		return nil, fmt.Errorf("helper daemon %s: %w", path, err)
+	}
+	return h, nil
 }
 
 // startHelper runs the helper at path with one end of a fresh socketpair
@@ -100,9 +118,13 @@ func helperReadError(err error) error {
 	return err
 }
 
-// close hangs up, which ends the helper, and waits a bounded time for it.
+// close hangs up, which ends a child helper, and waits a bounded time for
+// it; a daemon goes on serving others.
 func (h *helperConn) close() {
 	h.conn.Close()
+	if h.cmd == nil {
+		return
+	}
 	select {
 	case <-h.exited:
 	case <-time.After(5 * time.Second):

@@ -114,9 +114,10 @@ func runChild(args []string) int {
 	}
 	log.Info().Str("policy", policy.Path).Int("rules", len(policy.Rules)).Uint32("peer_uid", peer.UID).Int32("peer_pid", peer.PID).Msg("helper started")
 	// A child helper reads nothing more from the filesystem.
+	exe := helper.PeerExecutable(peer.PID)
 	confine(log, nil)
 
-	s := &helper.Session{Conn: conn, Peer: peer, Policy: policy, Mechanism: mech, Log: log}
+	s := &helper.Session{Conn: conn, Peer: peer, Policy: policy, Mechanism: mech, Log: log, PeerExe: exe}
 	if err := s.Serve(); err != nil {
 		log.Error().Err(err).Msg("session ended")
 		return 1

@@ -39,9 +39,11 @@ func main() {
 	together := flag.Bool("together", false, "acquire all URLs in one request")
 	pause := flag.String("pause-file", "", "before each request after the first, wait until this file is gone")
 	echo := flag.Bool("echo", false, "after acquiring, send a datagram or connection to each socket and report the echo")
+	socket := flag.String("helper-socket", "", "portgate-helper daemon socket; empty starts a child helper")
+	repeat := flag.Int("repeat", 0, "acquire and close the URLs this many times, printing one summary line")
 	flag.Parse()
 
-	c := &server.Client{HelperPath: *helperPath, Timeout: 10 * time.Second}
+	c := &server.Client{HelperPath: *helperPath, HelperSocket: *socket, Timeout: 10 * time.Second}
 	defer c.Close()
 	var batches [][]server.Endpoint
 	var all []server.Endpoint
@@ -59,6 +61,10 @@ func main() {
 	}
 	if *together {
 		batches = [][]server.Endpoint{all}
+	}
+	if *repeat > 0 {
+		json.NewEncoder(os.Stdout).Encode(churn(c, batches, *repeat))
+		return
 	}
 	enc := json.NewEncoder(os.Stdout)
 	var keep []server.Socket
@@ -147,4 +153,39 @@ func echoAll(socks []server.Socket) string {
 		}
 	}
 	return out
+}
+
+// churnResult summarizes -repeat.
+type churnResult struct {
+	Granted int            `json:"granted"`
+	Failed  int            `json:"failed"`
+	Codes   map[uint16]int `json:"codes"`
+	Error   string         `json:"error,omitempty"`
+	OpenFDs int            `json:"open_fds"`
+}
+
+// churn acquires and closes every batch n times over one connection.
+func churn(c *server.Client, batches [][]server.Endpoint, n int) churnResult {
+	r := churnResult{Codes: map[uint16]int{}}
+	deadline := time.Now().Add(5 * time.Minute)
+	for i := 0; i < n && time.Now().Before(deadline); i++ {
+		for _, b := range batches {
+			socks, err := c.Acquire(context.Background(), b)
+			if err != nil {
+				r.Failed++
+				r.Error = err.Error()
+				var perr *protocol.Error
+				if errors.As(err, &perr) {
+					r.Codes[uint16(perr.Code)]++
+				}
+				continue
+			}
+			r.Granted += len(socks)
+			for _, s := range socks {
+				s.Close()
+			}
+		}
+	}
+	r.OpenFDs = countFDs()
+	return r
 }
