@@ -74,7 +74,7 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
-	client := &server.Client{HelperPath: cfg.Helper}
+	client := &server.Client{HelperPath: cfg.Helper, HelperSocket: cfg.HelperSocket}
 	if p := c.String("helper"); p != "" {
 		client.HelperPath = p
 	}
