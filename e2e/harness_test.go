@@ -38,7 +38,15 @@ var bins struct {
 	buildErr   error
 }
 
+// hostNetns is the network namespace the tests started in.
+var hostNetns string
+
 func TestMain(m *testing.M) {
+	// Keep the main thread to this goroutine. netns.dial moves a locked
+	// thread into a test namespace for good, and the runtime cannot end the
+	// main thread, so no test may ever run on it.
+	runtime.LockOSThread()
+	hostNetns, _ = os.Readlink("/proc/self/ns/net")
 	if os.Geteuid() == 0 {
 		bins.buildErr = build()
 	}
@@ -175,7 +183,13 @@ type netns struct {
 // is removed when the test ends.
 func newNetns(t *testing.T) *netns {
 	t.Helper()
-	cmd := exec.Command("unshare", "--net", "--", "sleep", "600")
+	// The shell prints only once unshare has made the namespace, and then
+	// becomes the sleeper that holds it.
+	cmd := exec.Command("unshare", "--net", "--", "sh", "-c", "echo ready; exec sleep 600")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("unshare: %v", err)
 	}
@@ -183,19 +197,23 @@ func newNetns(t *testing.T) *netns {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		if line != "ready\n" {
+			t.Fatalf("unshare --net failed: %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("unshare did not create a network namespace within 5s")
+	}
 	ns := &netns{t: t, pid: cmd.Process.Pid}
-	// unshare execs sleep once the namespace exists; wait for that.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		self, _ := os.Readlink("/proc/self/ns/net")
-		theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", ns.pid))
-		if theirs != "" && theirs != self {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("unshare did not create a network namespace within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", ns.pid))
+	if theirs == "" || theirs == hostNetns {
+		t.Fatalf("namespace holder %d is in %q, the host's namespace is %q: refusing to configure the host", ns.pid, theirs, hostNetns)
 	}
 	ns.run("ip", "link", "set", "lo", "up")
 	// The kernel adds ::1 to lo when the link comes up, but not always at
