@@ -36,6 +36,9 @@ func DropPrivileges() (*Mechanism, error) {
 	}
 	hasBind := caps.Permitted&(1<<capNetBind) != 0
 	hadNNP, _ := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	// Read the ambient set before it is cleared below: systemd's
+	// AmbientCapabilities= grants the right this way, with no file capability.
+	ambient, _ := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, capNetBind, 0, 0)
 	if !hasBind {
 		m.Problems = whyNoCapability(hadNNP == 1)
 	}
@@ -60,7 +63,7 @@ func DropPrivileges() (*Mechanism, error) {
 	switch {
 	case hasBind:
 		m.Kind = "capability"
-		m.Source = capabilitySource()
+		m.Source = capabilitySource(ambient == 1)
 	case m.UnprivilegedPortStart >= 0 && m.UnprivilegedPortStart < 1024:
 		m.Kind = "unprivileged-port-start"
 		m.Source = fmt.Sprintf("net.ipv4.ip_unprivileged_port_start is %d", m.UnprivilegedPortStart)
@@ -156,8 +159,9 @@ func readIntFile(path string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// capabilitySource names where CAP_NET_BIND_SERVICE came from.
-func capabilitySource() string {
+// capabilitySource names where CAP_NET_BIND_SERVICE came from; ambient
+// tells whether it was in the ambient set at start.
+func capabilitySource(ambient bool) string {
 	if os.Getuid() == 0 {
 		return "running as root"
 	}
@@ -165,7 +169,10 @@ func capabilitySource() string {
 	if fc, err := readFileCaps(exe); err == nil && fc.Permitted&(1<<capNetBind) != 0 {
 		return "file capability on " + exe
 	}
-	return "inherited from the parent process (ambient capability)"
+	if ambient {
+		return "ambient capability from the parent process (systemd AmbientCapabilities=)"
+	}
+	return "inherited from the parent process"
 }
 
 // whyNoCapability lists every known reason for a missing
