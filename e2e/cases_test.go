@@ -104,7 +104,13 @@ listen = ["tcp://127.0.0.1:7"]
 // allows it, and otherwise say what to do.
 func TestHelperStartsInEveryContainerSetting(t *testing.T) {
 	requireRoot(t)
-	writePolicy(t, basePolicy)
+	writePolicy(t, fmt.Sprintf(`
+[[allow]]
+users = [0, %d]
+networks = ["tcp"]
+addresses = ["127.0.0.1"]
+ports = [80]
+`, otherUID))
 	withCap := installHelper(t, "cap_net_bind_service=p")
 	withoutCap := installHelper(t, "")
 	for _, portStart := range []int{1024, 0} {

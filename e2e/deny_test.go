@@ -211,3 +211,24 @@ func TestServeRefusesRootWithoutUser(t *testing.T) {
 		t.Errorf("curl after switching user: exit %d, page:\n%s", code, out)
 	}
 }
+
+func TestCheckHonoursPolicy(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=p")
+	out, _, code := ns.output(nobodyUID, helper, "check", "--port", "22")
+	if code != 1 {
+		t.Errorf("check of port 22, outside the policy: exit %d, want 1:\n%s", code, out)
+	}
+	if !strings.Contains(out, "uid 65534 may not bind tcp 127.0.0.1:22, so the bind test is skipped") {
+		t.Errorf("check of port 22 does not say the policy forbids it:\n%s", out)
+	}
+	if strings.Contains(out, "bind 127.0.0.1:22") {
+		t.Errorf("check bound port 22 although the policy forbids it:\n%s", out)
+	}
+	out, _, code = ns.output(nobodyUID, helper, "check", "--port", "80")
+	if code != 0 || !strings.Contains(out, "bind 127.0.0.1:80: ok") {
+		t.Errorf("check of port 80, inside the policy: exit %d:\n%s", code, out)
+	}
+}

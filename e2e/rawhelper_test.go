@@ -338,3 +338,51 @@ func TestHelperGrantsInBatches(t *testing.T) {
 		t.Errorf("helper holds %d descriptors after failed requests, want %d", n, base)
 	}
 }
+
+// TestHelperRefusesForeignSocket starts the helper through a shell that
+// forks it, so descriptor 3 leads to the test process, not to the helper's
+// parent: the helper must refuse, since the kernel's credentials on that
+// socket are not its parent's.
+func TestHelperRefusesForeignSocket(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, rawPolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=p")
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := os.NewFile(uintptr(fds[1]), "helper-end")
+	ours := os.NewFile(uintptr(fds[0]), "test-end")
+	cmd := ns.command(nobodyUID, "sh", "-c", `"$0" child --fd 3; exit $?`, helper)
+	cmd.ExtraFiles = []*os.File{theirs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirs.Close()
+	done := timeoutKill(cmd, 10*time.Second)
+	defer func() {
+		done()
+		cmd.Wait()
+	}()
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := protocol.NewConn(c.(*net.UnixConn))
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.Write(&protocol.Hello{MinVersion: 1, MaxVersion: 1}, nil)
+	m, _, err := conn.Read()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	e, ok := m.(*protocol.Error)
+	if !ok || e.Code != protocol.CodeHelperFailed {
+		t.Fatalf("got %#v, want Error %s", m, protocol.CodeHelperFailed)
+	}
+	if !strings.Contains(e.Message, "not to the parent process") {
+		t.Errorf("error %q does not say the socket leads elsewhere", e.Message)
+	}
+}

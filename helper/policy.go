@@ -70,8 +70,8 @@ type ruleFile struct {
 	Limits *limitsFile `toml:"limits"`
 	Daemon *daemonFile `toml:"daemon"`
 	Allow  []struct {
-		Users     []string `toml:"users"`
-		Groups    []string `toml:"groups"`
+		Users     []any    `toml:"users"`
+		Groups    []any    `toml:"groups"`
 		Networks  []string `toml:"networks"`
 		Addresses []string `toml:"addresses"`
 		Ports     []any    `toml:"ports"`
@@ -87,6 +87,9 @@ var ErrNoPolicy = errors.New("no policy file")
 // it could grant themselves any port.
 func LoadPolicy(path string, ownerUID uint32) (*Policy, error) {
 	if err := checkOwner(filepath.Dir(path), ownerUID, true); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s (its directory does not exist either): the helper grants nothing until one exists, for example:\n%s", ErrNoPolicy, path, PolicyExample)
+		}
 		return nil, err
 	}
 	// O_NONBLOCK keeps a FIFO at the path from blocking the open; the
@@ -94,6 +97,9 @@ func LoadPolicy(path string, ownerUID uint32) (*Policy, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %s: the helper grants nothing until one exists, for example:\n%s", ErrNoPolicy, path, PolicyExample)
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("open policy: %w: the helper runs as uid %d and must be able to read it: run chmod 644 %s", err, os.Getuid(), path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open policy: %w", err)
@@ -173,14 +179,14 @@ func ParsePolicy(text string) (*Policy, error) {
 		n := i + 1
 		rule := Rule{UIDs: map[uint32]bool{}, GIDs: map[uint32]bool{}}
 		for _, u := range r.Users {
-			uid, err := lookupID(u, true)
+			uid, err := lookupAny(u, true)
 			if err != nil {
 				return nil, fmt.Errorf("rule %d: %w", n, err)
 			}
 			rule.UIDs[uid] = true
 		}
 		for _, g := range r.Groups {
-			gid, err := lookupID(g, false)
+			gid, err := lookupAny(g, false)
 			if err != nil {
 				return nil, fmt.Errorf("rule %d: %w", n, err)
 			}
@@ -203,7 +209,24 @@ func ParsePolicy(text string) (*Policy, error) {
 	return p, nil
 }
 
+// lookupAny resolves a name or a numeric id, written with or without quotes.
+func lookupAny(v any, isUser bool) (uint32, error) {
+	switch v := v.(type) {
+	case string:
+		return lookupID(v, isUser)
+	case int64:
+		if v < 0 || v > 1<<32-1 {
+			return 0, fmt.Errorf("id %d is outside 0 to 4294967295", v)
+		}
+		return uint32(v), nil
+	}
+	return 0, fmt.Errorf("%v is a %T, want a name or a numeric id", v, v)
+}
+
 func lookupID(name string, isUser bool) (uint32, error) {
+	if name == "" {
+		return 0, errors.New("empty user or group name")
+	}
 	if id, err := strconv.ParseUint(name, 10, 32); err == nil {
 		return uint32(id), nil
 	}

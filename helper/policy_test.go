@@ -380,8 +380,11 @@ func TestLoadPolicyMissingDirectory(t *testing.T) {
 	if err == nil {
 		t.Fatal("LoadPolicy: got nil error, want an error for the missing directory")
 	}
-	if !strings.Contains(err.Error(), "check policy directory") {
-		t.Errorf("error: got %q, want it to name the policy directory check", err)
+	if !errors.Is(err, ErrNoPolicy) {
+		t.Errorf("error: got %q, want it to wrap ErrNoPolicy like a missing file", err)
+	}
+	if !strings.Contains(err.Error(), "directory does not exist") || !strings.Contains(err.Error(), "[[allow]]") {
+		t.Errorf("error: got %q, want it to name the missing directory and show an example", err)
 	}
 }
 

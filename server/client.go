@@ -357,6 +357,9 @@ func (c *Client) exchange(ctx context.Context, id uint32, specs []protocol.BindS
 	}
 	for {
 		m, fds, err := conn.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			return fail(fmt.Errorf("the helper did not reply within %s: %w", c.timeout(), err))
+		}
 		if err != nil {
 			return fail(fmt.Errorf("read helper reply: %w", helperReadError(err)))
 		}

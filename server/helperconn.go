@@ -90,6 +90,9 @@ func (h *helperConn) handshake(timeout time.Duration) error {
 		return fmt.Errorf("helper handshake: %w", err)
 	}
 	m, fds, err := h.conn.Read()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("helper handshake: the helper did not reply within %s: %w", timeout, err)
+	}
 	if err != nil {
 		return fmt.Errorf("helper handshake: %w", helperReadError(err))
 	}
@@ -118,8 +121,8 @@ func helperReadError(err error) error {
 	return err
 }
 
-// close hangs up, which ends a child helper, and waits a bounded time for
-// it; a daemon goes on serving others.
+// close hangs up, which ends a child helper, and gives it a second to exit
+// before killing it; a daemon goes on serving others.
 func (h *helperConn) close() {
 	h.conn.Close()
 	if h.cmd == nil {
@@ -127,7 +130,7 @@ func (h *helperConn) close() {
 	}
 	select {
 	case <-h.exited:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Second):
 		h.cmd.Process.Kill()
 		<-h.exited
 	}

@@ -104,6 +104,12 @@ func runChild(args []string) int {
 	if err != nil {
 		return fail(log, conn, err)
 	}
+	// The credentials of a socketpair are those of the process that made
+	// it, which must be the parent that started this helper. A socket that
+	// leads elsewhere would carry someone else's credentials.
+	if ppid := os.Getppid(); peer.PID != int32(ppid) {
+		return fail(log, conn, fmt.Errorf("descriptor %d leads to pid %d, not to the parent process %d: start the helper through portgate", *fd, peer.PID, ppid))
+	}
 	policy, err := helper.LoadPolicy(helper.PolicyPath, 0)
 	if errors.Is(err, helper.ErrNoPolicy) {
 		log.Warn().Str("policy", helper.PolicyPath).Msg(err.Error())
@@ -170,13 +176,17 @@ func inheritedConn(fd int) (*protocol.Conn, error) {
 }
 
 func runCheck(args []string) int {
-	fs := newFlagSet("check", "Report the mechanism that lets this helper bind privileged ports, then test it\nby binding a loopback port and closing it at once. Exit status 0 means the bind worked.")
+	fs := newFlagSet("check", "Report the mechanism that lets this helper bind privileged ports, then test it\nby binding a loopback port and closing it at once. The policy must allow the\ncaller that port on that address, as for any request. Exit status 0 means\nthe bind worked.")
 	port := fs.Uint("port", 80, "privileged `port` to test")
 	addr := fs.String("address", "127.0.0.1", "loopback `address` to test on")
 	fs.Parse(args)
 	a, err := netip.ParseAddr(*addr)
-	if err != nil || *port < 1 || *port > 65535 {
-		fmt.Fprintf(os.Stderr, "portgate-helper check: invalid --address %q or --port %d\n", *addr, *port)
+	if err != nil || !a.IsLoopback() {
+		fmt.Fprintf(os.Stderr, "portgate-helper check: invalid --address %q: want a loopback address such as 127.0.0.1 or ::1\n", *addr)
+		return 2
+	}
+	if *port < 1 || *port > 65535 {
+		fmt.Fprintf(os.Stderr, "portgate-helper check: invalid --port %d: want 1 to 65535\n", *port)
 		return 2
 	}
 
@@ -190,11 +200,24 @@ func runCheck(args []string) int {
 		fmt.Printf("source: %s\n", m.Source)
 	}
 	fmt.Printf("ip_unprivileged_port_start: %d\n", m.UnprivilegedPortStart)
-	for _, p := range m.Problems {
-		fmt.Printf("problem: %s\n", p)
+	if !m.CanBind() {
+		for _, p := range m.Problems {
+			fmt.Printf("problem: %s\n", p)
+		}
 	}
 	for _, n := range m.Notes {
 		fmt.Printf("note: %s\n", n)
+	}
+	policy, err := helper.LoadPolicy(helper.PolicyPath, 0)
+	if err != nil {
+		fmt.Printf("policy: %v\n", err)
+		return 1
+	}
+	caller := helper.Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	if policy.Allow(caller, protocol.TCP, a, uint16(*port)) == 0 {
+		fmt.Printf("policy: uid %d may not bind tcp %s, so the bind test is skipped: run check as an account the policy %s allows, with one of its ports\n",
+			caller.UID, netip.AddrPortFrom(a, uint16(*port)), helper.PolicyPath)
+		return 1
 	}
 	if err := helper.CheckBind(a, uint16(*port)); err != nil {
 		fmt.Printf("bind %s: failed: %v\n", netip.AddrPortFrom(a, uint16(*port)), err)
