@@ -4,6 +4,7 @@
 package logging
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -16,8 +17,8 @@ import (
 // "info", "warn", "error"). An unknown level is an error.
 func New(w *os.File, level string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
-	if err != nil {
-		return zerolog.Nop(), err
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("unknown log level %q: use trace, debug, info, warn or error", level)
 	}
 	var out io.Writer = w
 	if isatty.IsTerminal(w.Fd()) {
