@@ -188,6 +188,9 @@ func TestDaemonPeersByKernelIdentity(t *testing.T) {
 		t.Errorf("daemon NoNewPrivs %q Seccomp %q, want 1 and 2", st["NoNewPrivs"], st["Seccomp"])
 	}
 	log := d.log.String()
+	if !strings.Contains(log, `"uid":4444,`) {
+		t.Errorf("daemon start event does not report uid 4444 (a system call the seccomp filter blocks returns -1):\n%s", log)
+	}
 	for _, want := range []string{`"message":"granted"`, `"peer_uid":65534`, `"message":"denied"`, `"peer_uid":4242`, `"rule":1`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %s:\n%s", want, log)

@@ -20,6 +20,7 @@ var allowedSyscalls = []string{
 	"sched_yield", "sched_getaffinity", "nanosleep", "clock_gettime",
 	"clock_nanosleep", "gettimeofday", "getrandom", "rseq", "restart_syscall",
 	"set_robust_list", "prlimit64", "membarrier", "uname",
+	"getuid", "geteuid", "getgid", "getegid", "getppid", "getgroups",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
 	"eventfd2", "pipe2",
 	// descriptors and sockets
