@@ -64,7 +64,12 @@ func startDaemon(t *testing.T, ns *netns, helper, socket string) *helperDaemon {
 
 func tryStartDaemon(t *testing.T, ns *netns, helper, socket string) (*helperDaemon, error) {
 	t.Helper()
-	cmd := ns.command(0, helper, "daemon", "--log-level", "debug")
+	return runDaemonCmd(t, ns.command(0, helper, "daemon", "--log-level", "debug"), socket)
+}
+
+// runDaemonCmd starts cmd, a daemon, and waits for it to log its start.
+func runDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) (*helperDaemon, error) {
+	t.Helper()
 	d := &helperDaemon{cmd: cmd, log: &lockedWriter{buf: &bytes.Buffer{}}, socket: socket, exited: make(chan error, 1)}
 	cmd.Stderr = d.log
 	if err := cmd.Start(); err != nil {
