@@ -33,7 +33,7 @@ const (
 )
 
 // ErrLandlockUnavailable means the kernel has no Landlock.
-var ErrLandlockUnavailable = errors.New("Landlock is not available in this kernel")
+var ErrLandlockUnavailable = errors.New("this kernel does not offer Landlock")
 
 // RestrictFilesystem confines every thread of the process with Landlock:
 // no filesystem access at all, except reading the paths in readable (files
@@ -74,12 +74,12 @@ func RestrictFilesystem(readable []string) error {
 func addReadRule(ruleset int, path string) error {
 	f, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("Landlock rule for %s: %w", path, err)
+		return fmt.Errorf("add a Landlock rule for %s: %w", path, err)
 	}
 	defer unix.Close(f)
 	var st unix.Stat_t
 	if err := unix.Fstat(f, &st); err != nil {
-		return fmt.Errorf("Landlock rule for %s: %w", path, err)
+		return fmt.Errorf("add a Landlock rule for %s: %w", path, err)
 	}
 	access := uint64(landlockReadFile)
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
@@ -87,7 +87,7 @@ func addReadRule(ruleset int, path string) error {
 	}
 	rule := landlockPathBeneath{allowedAccess: access, parentFD: int32(f)}
 	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
-		return fmt.Errorf("Landlock rule for %s: %w", path, errno)
+		return fmt.Errorf("add a Landlock rule for %s: %w", path, errno)
 	}
 	return nil
 }
