@@ -12,8 +12,11 @@ import (
 // On Linux the calls apply to every thread and clear every capability.
 func SwitchUser(name string) error {
 	u, err := user.Lookup(name)
+	if _, isNumber := strconv.Atoi(name); err != nil && isNumber == nil {
+		u, err = user.LookupId(name)
+	}
 	if err != nil {
-		return fmt.Errorf("switch to user %q: %w", name, err)
+		return fmt.Errorf("switch to user %q: %w: name an account in /etc/passwd", name, err)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
