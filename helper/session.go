@@ -37,8 +37,8 @@ type Session struct {
 	denials denialLimiter
 }
 
-// Serve runs the handshake and then answers bind requests until the client
-// hangs up. Malformed requests get an Error reply and the session goes on;
+// Serve runs the handshake and then replies to bind requests until the
+// client hangs up. Malformed requests get an Error reply and the session goes on;
 // only a broken frame or a failed write ends it. Serve does not close Conn.
 func (s *Session) Serve() error {
 	ctx := s.Log.With().Uint32("peer_uid", s.Peer.UID).Uint32("peer_gid", s.Peer.GID).Int32("peer_pid", s.Peer.PID)

@@ -20,14 +20,14 @@ const (
 	// CodeVersion: no protocol version is common to both sides.
 	CodeVersion Code = 5
 	// CodeNoPrivilege: the helper holds no mechanism to bind privileged
-	// ports; the message says why and how to grant one.
+	// ports; the message gives the reason and the way to grant one.
 	CodeNoPrivilege Code = 6
 	// CodeLimit: a limit of the helper was reached.
 	CodeLimit Code = 7
 	// CodeBindFailed: socket, setsockopt, bind or listen failed for another
 	// reason; the message carries the system error.
 	CodeBindFailed Code = 8
-	// CodeHelperFailed: the helper could not start; the message says why.
+	// CodeHelperFailed: the helper could not start; the message gives the reason.
 	CodeHelperFailed Code = 9
 )
 

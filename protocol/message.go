@@ -64,7 +64,7 @@ type Welcome struct {
 	Mechanism string
 }
 
-// BindRequest asks the helper to bind one or more sockets, all or none.
+// BindRequest is a request to bind one or more sockets, all or none.
 type BindRequest struct {
 	ID    uint32
 	Binds []BindSpec
@@ -77,7 +77,7 @@ type Grant struct {
 	First, Count, Total uint16
 }
 
-// Error answers a Hello or a BindRequest that failed.
+// Error is the reply to a Hello or a BindRequest that failed.
 type Error struct {
 	ID      uint32
 	Code    Code

@@ -50,7 +50,7 @@ type Client struct {
 }
 
 // Socket is one acquired socket. Exactly one of Listener and PacketConn is
-// set. FromHelper tells whether the helper bound it.
+// set. FromHelper is true when the helper bound it.
 type Socket struct {
 	Endpoint   Endpoint
 	Listener   net.Listener

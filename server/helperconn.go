@@ -107,8 +107,8 @@ func (h *helperConn) handshake(timeout time.Duration) error {
 	return fmt.Errorf("helper handshake: unexpected message type %d", m.Type())
 }
 
-// ErrHelperClosed means the helper closed the connection before it
-// answered, usually because it exited; its log on standard error says why.
+// ErrHelperClosed means the helper closed the connection before its reply,
+// usually because it exited; its log on standard error gives the reason.
 var ErrHelperClosed = errors.New("helper closed connection")
 
 func helperReadError(err error) error {
