@@ -23,6 +23,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long open connections may drain on stop.
 	ShutdownTimeout Duration        `toml:"shutdown_timeout"`
 	Services        []ServiceConfig `toml:"service"`
+	// Manager configures the Local Manager; ManagerSet tells whether the
+	// file has a [manager] table.
+	Manager    ManagerConfig `toml:"manager"`
+	ManagerSet bool          `toml:"-"`
 }
 
 // ServiceConfig is one [[service]] table.
@@ -37,7 +41,7 @@ type ServiceConfig struct {
 	Root string `toml:"root,omitempty" json:"root,omitempty"`
 	// DrainTimeout bounds how long open connections may finish when the
 	// service stops; zero means the server's shutdown_timeout.
-	DrainTimeout Duration `toml:"drain_timeout,omitzero" json:"drain_timeout,omitzero"`
+	DrainTimeout Duration `toml:"drain_timeout,omitempty" json:"drain_timeout,omitzero"`
 }
 
 // Equal reports whether two service configs are the same.
@@ -98,6 +102,7 @@ func ParseConfig(text string) (*Config, error) {
 	if un := md.Undecoded(); len(un) > 0 {
 		return nil, fmt.Errorf("unknown key %q", un[0].String())
 	}
+	cfg.ManagerSet = md.IsDefined("manager")
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}

@@ -10,29 +10,96 @@ import (
 // Server runs the services of a Config until its context ends.
 type Server struct {
 	Config *Config
-	Client *Client
-	Log    zerolog.Logger
+	// ConfigPath is the file Config came from, or "" for the built-in
+	// default.
+	ConfigPath string
+	Client     *Client
+	Log        zerolog.Logger
 
 	// Manager runs the services; Run creates it.
 	Manager *Manager
+	local   *LocalManager
 }
 
-// Run acquires every service's sockets, starts the services, and stops
-// them all when ctx ends. A service whose sockets cannot be acquired stops
-// the start: services already started are stopped again and Run returns
-// the error.
+// Run acquires every service's sockets, starts the services and the Local
+// Manager, and stops them all when ctx ends. A service whose sockets
+// cannot be acquired stops the start: services already started are
+// stopped again and Run returns the error.
 func (s *Server) Run(ctx context.Context) error {
 	s.Manager = &Manager{Client: s.Client, Log: s.Log, DrainTimeout: s.Config.ShutdownTimeout.Duration}
+	managed, err := s.loadManaged()
+	if err != nil {
+		return err
+	}
 	for _, sc := range s.Config.Services {
 		if err := s.Manager.Add(ctx, sc); err != nil {
 			s.Manager.StopAll()
 			return err
 		}
 	}
+	if err := s.startLocalManager(managed); err != nil {
+		s.Manager.StopAll()
+		return err
+	}
 	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
+	notifyReady(s.Log)
 	<-ctx.Done()
+	if s.local != nil {
+		s.local.Close()
+	}
 	if err := s.Manager.StopAll(); err != nil {
 		return fmt.Errorf("stop services: %w", err)
 	}
+	return nil
+}
+
+// loadManaged adds the services of the services file to the config and
+// returns their names.
+func (s *Server) loadManaged() ([]string, error) {
+	mc := s.Config.Manager
+	if mc.Disabled || s.ConfigPath == "" {
+		return nil, nil
+	}
+	path := mc.ServicesPath()
+	svcs, err := LoadServicesFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Config.AddManaged(path, svcs); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(svcs))
+	for i, sc := range svcs {
+		names[i] = sc.Name
+	}
+	return names, nil
+}
+
+// startLocalManager starts the Local Manager unless the config disables
+// it. Without a [manager] table in the config, a socket that cannot be
+// created is logged and the server runs without the Local Manager;
+// with one, it stops the start.
+func (s *Server) startLocalManager(managed []string) error {
+	mc := s.Config.Manager
+	if mc.Disabled {
+		return nil
+	}
+	access, err := NewAccess(mc.Users, mc.Groups)
+	if err != nil {
+		return err
+	}
+	lm := &LocalManager{Manager: s.Manager, Client: s.Client, Log: s.Log, Access: access, ConfigPath: s.ConfigPath}
+	if s.ConfigPath != "" {
+		lm.ServicesFile = mc.ServicesPath()
+	}
+	lm.SetManaged(managed)
+	if err := lm.Listen(mc.SocketPath()); err != nil {
+		if s.Config.ManagerSet {
+			return fmt.Errorf("start the Local Manager: %w", err)
+		}
+		s.Log.Warn().Err(err).Str("socket", mc.SocketPath()).Msg("running without the Local Manager: add a [manager] table with socket = PATH to the config to enable it")
+		return nil
+	}
+	s.local = lm
 	return nil
 }

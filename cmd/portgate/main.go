@@ -26,6 +26,7 @@ func main() {
 		Usage: "serve on privileged ports without root, through portgate-helper",
 		Commands: []*cli.Command{
 			serveCommand(),
+			ctlCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -83,7 +84,7 @@ func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log.Info().Int("uid", os.Getuid()).Int("pid", os.Getpid()).Str("config", c.String("config")).Msg("server starting")
-	s := &server.Server{Config: cfg, Client: client, Log: log}
+	s := &server.Server{Config: cfg, ConfigPath: c.String("config"), Client: client, Log: log}
 	if err := s.Run(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/BurntSushi/toml"
+	"github.com/urfave/cli/v2"
+
+	"github.com/portgate/portgate/server"
+)
+
+func ctlAddCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "add",
+		Usage: "add a service and start it, from flags or a TOML snippet",
+		Description: `The service is bound and started at once, and kept in the server's
+services file so that it comes back after a restart. A TOML snippet
+holds either the keys of one service (name, kind, listen, ...) or one
+or more [[service]] tables, as in the config file:
+
+    portgate ctl add --name web --kind http --listen tcp://:80 --root /srv/www
+    echo 'name = "echo"
+    kind = "echo"
+    listen = ["tcp://127.0.0.1:7"]' | portgate ctl add --file -`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the service from TOML `FILE`; - reads standard input"},
+			&cli.StringFlag{Name: "name", Usage: "service `NAME`"},
+			&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http or echo"},
+			&cli.StringSliceFlag{Name: "listen", Usage: "listen `URL` such as tcp://:80; repeat for more"},
+			&cli.StringFlag{Name: "root", Usage: "`DIR` that an http service serves"},
+			&cli.DurationFlag{Name: "drain-timeout", Usage: "how long open connections may finish when the service stops (`DURATION`, such as 10s); 0 uses the server's shutdown_timeout"},
+		},
+		Action: ctlAdd,
+	}
+}
+
+func ctlAdd(c *cli.Context) error {
+	svcs, err := servicesFromInput(c)
+	if err != nil {
+		return err
+	}
+	for _, sc := range svcs {
+		var st server.ServiceStatus
+		if err := ctlRun(c, "POST", "/v1/services", sc, &st, func() { printService(os.Stdout, st) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// servicesFromInput builds the services to add from --file or the flags.
+func servicesFromInput(c *cli.Context) ([]server.ServiceConfig, error) {
+	if c.NArg() > 0 {
+		return nil, cli.Exit(fmt.Sprintf("add takes no arguments, got %q: use --name, --kind, --listen or --file", c.Args().Slice()), exitUsage)
+	}
+	if path := c.String("file"); path != "" {
+		if c.IsSet("name") || c.IsSet("kind") || c.IsSet("listen") || c.IsSet("root") {
+			return nil, cli.Exit("add: use either --file or the service flags, not both", exitUsage)
+		}
+		svcs, err := readSnippet(path)
+		if err != nil {
+			return nil, cli.Exit(err.Error(), exitUsage)
+		}
+		return svcs, nil
+	}
+	sc := server.ServiceConfig{
+		Name:         c.String("name"),
+		Kind:         c.String("kind"),
+		Listen:       c.StringSlice("listen"),
+		Root:         c.String("root"),
+		DrainTimeout: server.Duration{Duration: c.Duration("drain-timeout")},
+	}
+	if sc.Name == "" || sc.Kind == "" || len(sc.Listen) == 0 {
+		return nil, cli.Exit("add needs --name, --kind and at least one --listen, or --file", exitUsage)
+	}
+	return []server.ServiceConfig{sc}, nil
+}
+
+// readSnippet parses a TOML snippet with [[service]] tables or the keys
+// of one service.
+func readSnippet(path string) ([]server.ServiceConfig, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read service snippet: %w", err)
+	}
+	var tables struct {
+		Services []server.ServiceConfig `toml:"service"`
+	}
+	md, err := toml.Decode(string(data), &tables)
+	if err == nil && md.IsDefined("service") {
+		if un := md.Undecoded(); len(un) > 0 {
+			return nil, fmt.Errorf("service snippet %s: unknown key %q", path, un[0].String())
+		}
+		return tables.Services, nil
+	}
+	var sc server.ServiceConfig
+	md, err = toml.Decode(string(data), &sc)
+	if err != nil {
+		return nil, fmt.Errorf("service snippet %s: %w", path, err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		return nil, fmt.Errorf("service snippet %s: unknown key %q", path, un[0].String())
+	}
+	return []server.ServiceConfig{sc}, nil
+}
