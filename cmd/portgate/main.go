@@ -26,6 +26,7 @@ func main() {
 		Usage: "serve on privileged ports without root, through portgate-helper",
 		Commands: []*cli.Command{
 			serveCommand(),
+			doctorCommand(),
 			ctlCommand(),
 			{
 				Name:  "version",
