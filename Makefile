@@ -79,3 +79,45 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Packages. The binaries of a package look for the helper and the policy
+# at the package's paths. PKG_VERSION must start with a digit. Every
+# timestamp comes from SOURCE_DATE_EPOCH, the time of the last commit, and
+# the binaries are built without VCS stamps, so two builds of one commit
+# are identical.
+PKG_VERSION ?= 0.1.0
+PKG_ARCH ?= $(shell $(GO) env GOARCH)
+DIST ?= dist
+NFPM ?= nfpm
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PKG_BUILD = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+
+.PHONY: package-binaries deb rpm
+
+package-binaries deb rpm: VERSION = $(PKG_VERSION)
+package-binaries deb rpm: BINDIR = /usr/bin
+package-binaries deb rpm: HELPERDIR = /usr/libexec/portgate
+package-binaries deb rpm: POLICY = /etc/portgate/helper.toml
+
+package-binaries:
+	$(PKG_BUILD) -o $(DIST)/bin/portgate ./cmd/portgate
+	$(PKG_BUILD) -o $(DIST)/bin/portgate-helper ./cmd/portgate-helper
+
+# The Debian package, built with nfpm (go install
+# github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0).
+deb: package-binaries
+	GOARCH=$(PKG_ARCH) PKG_VERSION=$(PKG_VERSION) DIST=$(DIST) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+		$(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+
+# The RPM package, built with rpmbuild from packaging/rpm/portgate.spec.
+rpm: package-binaries
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) rpmbuild -bb --quiet \
+		--define "_topdir $(abspath $(DIST))/rpmbuild" \
+		--define "_rpmdir $(abspath $(DIST))" \
+		--define "srcdir $(CURDIR)" --define "dist_dir $(DIST)" \
+		--define "pkg_version $(PKG_VERSION)" \
+		--define "use_source_date_epoch_as_buildtime 1" \
+		--define "clamp_mtime_to_source_date_epoch 1" \
+		--define "_buildhost reproducible" \
+		--target $(shell rpm --eval '%{_arch}' 2>/dev/null || echo x86_64) \
+		packaging/rpm/portgate.spec
