@@ -25,10 +25,6 @@ var (
 type Manager struct {
 	Client *Client
 	Log    zerolog.Logger
-	// DrainTimeout bounds how long a stopping service lets open connections
-	// finish when its config sets no drain_timeout; 0 means
-	// DefaultShutdownTimeout.
-	DrainTimeout time.Duration
 	// Inherited holds the sockets this process inherited at start. A
 	// service takes the ones that match it before it asks Client for the
 	// rest. It may be nil.
@@ -37,6 +33,18 @@ type Manager struct {
 	mu       sync.Mutex
 	services map[string]*service
 	order    []string
+	// drain bounds how long a stopping service lets open connections
+	// finish when its config sets no drain_timeout; 0 means
+	// DefaultShutdownTimeout.
+	drain time.Duration
+}
+
+// SetDrainTimeout sets the drain timeout of services whose config sets
+// none; 0 means DefaultShutdownTimeout.
+func (m *Manager) SetDrainTimeout(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.drain = d
 }
 
 // Add adds the service sc and starts it: it acquires every listen address

@@ -122,11 +122,14 @@ func (m *Manager) stop(s *service) error {
 }
 
 func (m *Manager) drainTimeout(sc ServiceConfig) time.Duration {
+	m.mu.Lock()
+	drain := m.drain
+	m.mu.Unlock()
 	switch {
 	case sc.DrainTimeout.Duration > 0:
 		return sc.DrainTimeout.Duration
-	case m.DrainTimeout > 0:
-		return m.DrainTimeout
+	case drain > 0:
+		return drain
 	}
 	return DefaultShutdownTimeout
 }

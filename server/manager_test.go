@@ -16,7 +16,8 @@ import (
 
 func newTestManager(t *testing.T) *Manager {
 	t.Helper()
-	m := &Manager{Client: &Client{HelperPath: "/nonexistent/portgate-helper"}, Log: zerolog.Nop(), DrainTimeout: 5 * time.Second}
+	m := &Manager{Client: &Client{HelperPath: "/nonexistent/portgate-helper"}, Log: zerolog.Nop()}
+	m.SetDrainTimeout(5 * time.Second)
 	t.Cleanup(func() { m.StopAll() })
 	return m
 }

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/rs/zerolog"
 )
@@ -26,24 +29,41 @@ type Server struct {
 // cannot be acquired stops the start: services already started are
 // stopped again and Run returns the error.
 func (s *Server) Run(ctx context.Context) error {
-	s.Manager = &Manager{Client: s.Client, Log: s.Log, DrainTimeout: s.Config.ShutdownTimeout.Duration}
+	// Adoption comes first, before the server opens a descriptor or
+	// starts a child.
+	inherited, _ := Adopt(s.Log)
+	s.Manager = &Manager{Client: s.Client, Log: s.Log, Inherited: inherited}
+	s.Manager.SetDrainTimeout(s.Config.ShutdownTimeout.Duration)
 	managed, err := s.loadManaged()
 	if err != nil {
+		inherited.Release(s.Log)
 		return err
 	}
 	for _, sc := range s.Config.Services {
 		if err := s.Manager.Add(ctx, sc); err != nil {
+			inherited.Release(s.Log)
 			s.Manager.StopAll()
 			return err
 		}
 	}
+	inherited.Release(s.Log)
 	if err := s.startLocalManager(managed); err != nil {
 		s.Manager.StopAll()
 		return err
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
 	notifyReady(s.Log)
-	<-ctx.Done()
+	for waiting := true; waiting; {
+		select {
+		case <-hup:
+			s.Reload(ctx)
+		case <-ctx.Done():
+			waiting = false
+		}
+	}
 	if s.local != nil {
 		s.local.Close()
 	}
