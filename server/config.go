@@ -32,13 +32,15 @@ type Config struct {
 // ServiceConfig is one [[service]] table.
 type ServiceConfig struct {
 	Name string `toml:"name" json:"name"`
-	// Kind is "http" or "echo".
+	// Kind is "http", "echo" or "proxy".
 	Kind string `toml:"kind" json:"kind"`
 	// Listen holds listen URLs such as tcp://:80 or udp://127.0.0.1:7.
 	Listen []string `toml:"listen" json:"listen"`
 	// Root is the directory an http service serves; empty serves the
 	// built-in welcome page.
 	Root string `toml:"root,omitempty" json:"root,omitempty"`
+	// Backend is the host:port a proxy service relays TCP connections to.
+	Backend string `toml:"backend,omitempty" json:"backend,omitempty"`
 	// DrainTimeout bounds how long open connections may finish when the
 	// service stops; zero means the server's shutdown_timeout.
 	DrainTimeout Duration `toml:"drain_timeout,omitempty" json:"drain_timeout,omitzero"`
@@ -146,8 +148,27 @@ func (s *ServiceConfig) check() error {
 	if s.Kind != "http" && s.Root != "" {
 		return fmt.Errorf("root is a setting of kind http, not %s", s.Kind)
 	}
+	if err := s.checkBackend(); err != nil {
+		return err
+	}
 	if s.DrainTimeout.Duration < 0 {
 		return errors.New("drain_timeout must not be negative")
+	}
+	return nil
+}
+
+func (s *ServiceConfig) checkBackend() error {
+	if s.Kind != "proxy" {
+		if s.Backend != "" {
+			return fmt.Errorf("backend is a setting of kind proxy, not %s", s.Kind)
+		}
+		return nil
+	}
+	if s.Backend == "" {
+		return errors.New("kind proxy needs a backend: add backend = \"127.0.0.1:8080\"")
+	}
+	if _, _, err := splitPort(s.Backend); err != nil {
+		return fmt.Errorf("backend %q: want HOST:PORT: %w", s.Backend, err)
 	}
 	return nil
 }

@@ -29,8 +29,9 @@ type ServiceInfo struct {
 }
 
 var kinds = map[string]func(ServiceInfo) (Runner, error){
-	"http": newHTTP,
-	"echo": newEcho,
+	"http":  newHTTP,
+	"echo":  newEcho,
+	"proxy": newProxy,
 }
 
 func kindNames() string {

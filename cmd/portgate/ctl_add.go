@@ -27,9 +27,10 @@ or more [[service]] tables, as in the config file:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the service from TOML `FILE`; - reads standard input"},
 			&cli.StringFlag{Name: "name", Usage: "service `NAME`"},
-			&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http or echo"},
+			&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http, echo or proxy"},
 			&cli.StringSliceFlag{Name: "listen", Usage: "listen `URL` such as tcp://:80; repeat for more"},
 			&cli.StringFlag{Name: "root", Usage: "`DIR` that an http service serves"},
+			&cli.StringFlag{Name: "backend", Usage: "`HOST:PORT` that a proxy service relays to"},
 			&cli.DurationFlag{Name: "drain-timeout", Usage: "how long open connections may finish when the service stops (`DURATION`, such as 10s); 0 uses the server's shutdown_timeout"},
 		},
 		Action: ctlAdd,
@@ -56,7 +57,7 @@ func servicesFromInput(c *cli.Context) ([]server.ServiceConfig, error) {
 		return nil, cli.Exit(fmt.Sprintf("add takes no arguments, got %q: use --name, --kind, --listen or --file", c.Args().Slice()), exitUsage)
 	}
 	if path := c.String("file"); path != "" {
-		if c.IsSet("name") || c.IsSet("kind") || c.IsSet("listen") || c.IsSet("root") {
+		if c.IsSet("name") || c.IsSet("kind") || c.IsSet("listen") || c.IsSet("root") || c.IsSet("backend") {
 			return nil, cli.Exit("add: use either --file or the service flags, not both", exitUsage)
 		}
 		svcs, err := readSnippet(path)
@@ -70,6 +71,7 @@ func servicesFromInput(c *cli.Context) ([]server.ServiceConfig, error) {
 		Kind:         c.String("kind"),
 		Listen:       c.StringSlice("listen"),
 		Root:         c.String("root"),
+		Backend:      c.String("backend"),
 		DrainTimeout: server.Duration{Duration: c.Duration("drain-timeout")},
 	}
 	if sc.Name == "" || sc.Kind == "" || len(sc.Listen) == 0 {

@@ -32,6 +32,9 @@ func printService(w io.Writer, s server.ServiceStatus) {
 	if s.Config.Root != "" {
 		fmt.Fprintf(t, "root:\t%s\n", s.Config.Root)
 	}
+	if s.Config.Backend != "" {
+		fmt.Fprintf(t, "backend:\t%s\n", s.Config.Backend)
+	}
 	if s.Config.DrainTimeout.Duration > 0 {
 		fmt.Fprintf(t, "drain timeout:\t%s\n", s.Config.DrainTimeout.Duration)
 	}
