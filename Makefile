@@ -114,7 +114,7 @@ rpm: package-binaries
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) rpmbuild -bb --quiet \
 		--define "_topdir $(abspath $(DIST))/rpmbuild" \
 		--define "_rpmdir $(abspath $(DIST))" \
-		--define "srcdir $(CURDIR)" --define "dist_dir $(DIST)" \
+		--define "srcdir $(CURDIR)" --define "pkg_bin $(abspath $(DIST))/bin" \
 		--define "pkg_version $(PKG_VERSION)" \
 		--define "use_source_date_epoch_as_buildtime 1" \
 		--define "clamp_mtime_to_source_date_epoch 1" \

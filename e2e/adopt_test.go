@@ -15,27 +15,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var fdpass struct {
-	once sync.Once
-	path string
-	err  error
+var tools struct {
+	mu    sync.Mutex
+	paths map[string]string
 }
 
-// fdpassPath builds the fdpass test parent once.
-func fdpassPath(t *testing.T) string {
+// buildTool builds the test program in the e2e folder NAME once and returns
+// its path.
+func buildTool(t *testing.T, name string) string {
 	t.Helper()
-	fdpass.once.Do(func() {
-		fdpass.path = filepath.Join(bins.dir, "fdpass")
-		cmd := exec.Command("go", "build", "-o", fdpass.path, "./fdpass")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fdpass.err = fmt.Errorf("build fdpass: %v\n%s", err, out)
-		}
-	})
-	if fdpass.err != nil {
-		t.Fatal(fdpass.err)
+	tools.mu.Lock()
+	defer tools.mu.Unlock()
+	if p, ok := tools.paths[name]; ok {
+		return p
 	}
-	return fdpass.path
+	path := filepath.Join(bins.dir, name)
+	cmd := exec.Command("go", "build", "-o", path, "./"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	if tools.paths == nil {
+		tools.paths = map[string]string{}
+	}
+	tools.paths[name] = path
+	return path
 }
 
 // serveArgv returns the command line that runs portgate serve as nobody
@@ -266,7 +270,7 @@ listen = ["tcp://127.0.0.1:700", "tcp://127.0.0.1:701"]
 				// Sockets on other ports, so the server's own binds work.
 				specs = []string{"tcp-listen=127.0.0.1:9700", "tcp-listen=127.0.0.1:9701"}
 			}
-			argv := append([]string{fdpassPath(t), "-pid", pid}, specs...)
+			argv := append([]string{buildTool(t, "fdpass"), "-pid", pid}, specs...)
 			argv = append(argv, "--")
 			argv = append(argv, serveArgv(t, helper, config)...)
 			srv, err := startParent(t, ns, argv, nil)
@@ -338,7 +342,7 @@ listen = ["tcp://127.0.0.1:700", "udp://127.0.0.1:700"]
 		"pipe",                              // 8: rejected, untouched
 		"file=" + file,                      // 9: rejected, untouched
 	}
-	argv := append([]string{fdpassPath(t), "-count", "8"}, specs...)
+	argv := append([]string{buildTool(t, "fdpass"), "-count", "8"}, specs...)
 	argv = append(argv, "--")
 	argv = append(argv, serveArgv(t, helper, config)...)
 	srv, err := startParent(t, ns, argv, nil)
@@ -407,7 +411,7 @@ name = "a"
 kind = "echo"
 listen = ["tcp://127.0.0.1:700"]
 `, filepath.Join(dir, "manager.sock"), filepath.Join(dir, "services.toml"))
-	argv := append([]string{fdpassPath(t), "-names", "a:b", "tcp-listen=127.0.0.1:700", "tcp-listen=127.0.0.1:701", "--"}, serveArgv(t, helper, config)...)
+	argv := append([]string{buildTool(t, "fdpass"), "-names", "a:b", "tcp-listen=127.0.0.1:700", "tcp-listen=127.0.0.1:701", "--"}, serveArgv(t, helper, config)...)
 	srv, err := startParent(t, ns, argv, nil)
 	if err != nil {
 		t.Fatal(err)

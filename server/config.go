@@ -32,13 +32,15 @@ type Config struct {
 // ServiceConfig is one [[service]] table.
 type ServiceConfig struct {
 	Name string `toml:"name" json:"name"`
-	// Kind is "http", "echo" or "proxy".
+	// Kind is "http", "echo", "proxy" or "exec".
 	Kind string `toml:"kind" json:"kind"`
 	// Listen holds listen URLs such as tcp://:80 or udp://127.0.0.1:7.
 	Listen []string `toml:"listen" json:"listen"`
 	// Root is the directory an http service serves; empty serves the
 	// built-in welcome page.
 	Root string `toml:"root,omitempty" json:"root,omitempty"`
+	// Command is the program and arguments an exec service runs.
+	Command []string `toml:"command,omitempty" json:"command,omitempty"`
 	// Backend is the host:port a proxy service relays TCP connections to.
 	Backend string `toml:"backend,omitempty" json:"backend,omitempty"`
 	// DrainTimeout bounds how long open connections may finish when the
@@ -122,6 +124,9 @@ func (c *Config) Check() error {
 		if s.Name == "" {
 			return fmt.Errorf("service %d has no name", i+1)
 		}
+		if err := checkName(s.Name); err != nil {
+			return err
+		}
 		if seen[s.Name] {
 			return fmt.Errorf("service %q is defined twice", s.Name)
 		}
@@ -133,7 +138,25 @@ func (c *Config) Check() error {
 	return nil
 }
 
+// checkName accepts names that fit in LISTEN_FDNAMES and in a URL path:
+// letters, digits, '.', '_' and '-', at most 64, starting with a letter
+// or digit.
+func checkName(name string) error {
+	ok := len(name) > 0 && len(name) <= 64
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		ok = ok && (alnum || i > 0 && (r == '.' || r == '_' || r == '-'))
+	}
+	if !ok {
+		return fmt.Errorf("service name %q is invalid: use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
 func (s *ServiceConfig) check() error {
+	if err := checkName(s.Name); err != nil {
+		return err
+	}
 	if _, ok := kinds[s.Kind]; !ok {
 		return fmt.Errorf("unknown kind %q: use %s", s.Kind, kindNames())
 	}
@@ -150,6 +173,12 @@ func (s *ServiceConfig) check() error {
 	}
 	if err := s.checkBackend(); err != nil {
 		return err
+	}
+	if s.Kind == "exec" && len(s.Command) == 0 {
+		return errors.New("kind exec needs a command: add command = [\"/usr/sbin/daemon\", \"--flag\"]")
+	}
+	if s.Kind != "exec" && len(s.Command) > 0 {
+		return fmt.Errorf("command is a setting of kind exec, not %s", s.Kind)
 	}
 	if s.DrainTimeout.Duration < 0 {
 		return errors.New("drain_timeout must not be negative")

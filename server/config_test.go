@@ -86,7 +86,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"missing name",
 			"[[service]]\nkind = \"http\"\nlisten = [\"tcp://:80\"]\n", "service 1 has no name"},
 		{"unknown kind",
-			"[[service]]\nname = \"ftp\"\nkind = \"ftp\"\nlisten = [\"tcp://:21\"]\n", `service "ftp": unknown kind "ftp": use echo or http`},
+			"[[service]]\nname = \"ftp\"\nkind = \"ftp\"\nlisten = [\"tcp://:21\"]\n", `service "ftp": unknown kind "ftp": use echo, exec, http or proxy`},
 		{"missing kind",
 			"[[service]]\nname = \"web\"\nlisten = [\"tcp://:80\"]\n", `unknown kind ""`},
 		{"no listen",

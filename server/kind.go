@@ -32,6 +32,7 @@ var kinds = map[string]func(ServiceInfo) (Runner, error){
 	"http":  newHTTP,
 	"echo":  newEcho,
 	"proxy": newProxy,
+	"exec":  newExec,
 }
 
 func kindNames() string {
@@ -40,5 +41,9 @@ func kindNames() string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	return strings.Join(names, " or ")
+	last := len(names) - 1
+	if last == 0 {
+		return names[0]
+	}
+	return strings.Join(names[:last], ", ") + " or " + names[last]
 }

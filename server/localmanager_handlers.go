@@ -229,11 +229,11 @@ func decodeService(body io.Reader) (ServiceConfig, error) {
 	if err := dec.Decode(&sc); err != nil {
 		return sc, fmt.Errorf("invalid service in the request body: %w", err)
 	}
-	if err := sc.check(); err != nil {
-		return sc, fmt.Errorf("service %q: %w", sc.Name, err)
-	}
 	if sc.Name == "" {
 		return sc, errors.New("the service has no name")
+	}
+	if err := sc.check(); err != nil {
+		return sc, fmt.Errorf("service %q: %w", sc.Name, err)
 	}
 	return sc, nil
 }

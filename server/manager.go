@@ -144,7 +144,7 @@ func (m *Manager) Update(ctx context.Context, sc ServiceConfig) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if old.sameExceptListen(sc) {
+	if old.sameExceptListen(sc) && sc.Kind != "exec" {
 		return m.relisten(ctx, s, sc)
 	}
 	if err := m.stop(s); err != nil {

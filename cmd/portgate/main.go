@@ -28,6 +28,7 @@ func main() {
 			serveCommand(),
 			doctorCommand(),
 			ctlCommand(),
+			execShimCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

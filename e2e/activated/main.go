@@ -1,0 +1,103 @@
+// Command activated is a socket-activation-aware test program for the exec
+// kind. It takes the sockets passed in the LISTEN_FDS convention and
+// answers every TCP connection with a JSON report of what it inherited,
+// then closes the connection.
+//
+//	activated [-exit-after DURATION]
+//
+// With -exit-after it exits with status 3 after that long, so that tests
+// can watch the server restart it.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+// report is what the program saw at start.
+type report struct {
+	PID         int      `json:"pid"`
+	ListenPID   string   `json:"listen_pid"`
+	ListenFDs   string   `json:"listen_fds"`
+	ListenNames string   `json:"listen_fdnames"`
+	Addresses   []string `json:"addresses"`
+	// OpenFDs lists the descriptors open when main started, before the
+	// program opened any of its own, with what each points to.
+	OpenFDs map[int]string `json:"open_fds"`
+}
+
+func main() {
+	// Read the descriptors first: nothing of this program is open yet.
+	r := report{PID: os.Getpid(), OpenFDs: openFDs()}
+	exitAfter := flag.Duration("exit-after", 0, "exit with status 3 after this long")
+	flag.Parse()
+	r.ListenPID = os.Getenv("LISTEN_PID")
+	r.ListenFDs = os.Getenv("LISTEN_FDS")
+	r.ListenNames = os.Getenv("LISTEN_FDNAMES")
+	os.Unsetenv("LISTEN_PID")
+	os.Unsetenv("LISTEN_FDS")
+	os.Unsetenv("LISTEN_FDNAMES")
+
+	n, _ := strconv.Atoi(r.ListenFDs)
+	if r.ListenPID != strconv.Itoa(os.Getpid()) {
+		n = 0
+	}
+	var listeners []net.Listener
+	for fd := 3; fd < 3+n; fd++ {
+		l, err := net.FileListener(os.NewFile(uintptr(fd), "listen-"+strconv.Itoa(fd)))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "activated: descriptor %d: %v\n", fd, err)
+			os.Exit(1)
+		}
+		listeners = append(listeners, l)
+		r.Addresses = append(r.Addresses, l.Addr().String())
+	}
+	if len(listeners) == 0 {
+		fmt.Fprintln(os.Stderr, "activated: no socket inherited")
+		os.Exit(1)
+	}
+	out, _ := json.Marshal(r)
+	for _, l := range listeners {
+		go serve(l, out)
+	}
+	if *exitAfter > 0 {
+		time.Sleep(*exitAfter)
+		os.Exit(3)
+	}
+	select {}
+}
+
+func serve(l net.Listener, out []byte) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Write(append(out, '\n'))
+		c.Close()
+	}
+}
+
+// openFDs lists the open descriptors, without the one that reads the list.
+func openFDs() map[int]string {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	fds := map[int]string{}
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || uintptr(fd) == d.Fd() {
+			continue
+		}
+		fds[fd], _ = os.Readlink("/proc/self/fd/" + name)
+	}
+	return fds
+}
