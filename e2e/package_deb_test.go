@@ -165,7 +165,7 @@ func checkConffiles(t *testing.T) {
 	}
 }
 
-// waitServing waits up to 15 s until the server answers on port 80 in
+// waitServing waits up to 15 s until the server responds on port 80 in
 // ns, checks that it runs as the account, and returns its pid.
 func waitServing(t *testing.T, ns *netns, account *user.User) int {
 	t.Helper()
