@@ -20,17 +20,20 @@ const linuxCapabilities = "cap_net_bind_service,cap_setpcap=p"
 
 func (d *diagnosis) linux() {
 	path := d.opts.HelperPath
-	d.checkFileCapability()
+	fileCapability := d.checkFileCapability()
 	d.checkNoNewPrivs()
 	d.checkBoundingSet()
 	d.checkNosuid()
 	d.checkUserNamespace()
 	start := d.checkPortStart()
+	daemon := d.checkSystemdHelper(fileCapability)
 
 	check := d.runHelperCheck()
 	switch {
 	case check.ok:
 		d.grant(check.mechanism, check.mechanism != "unprivileged-port-start")
+	case daemon:
+		d.grant("capability", true)
 	case start >= 0 && start < 1024:
 		d.grant("unprivileged-port-start", false)
 	}
@@ -40,8 +43,9 @@ func (d *diagnosis) linux() {
 }
 
 // checkFileCapability reads the helper's file capability with getcap, or
-// from its security.capability attribute when getcap is missing.
-func (d *diagnosis) checkFileCapability() {
+// from its security.capability attribute when getcap is missing, and
+// reports whether it grants cap_net_bind_service.
+func (d *diagnosis) checkFileCapability() bool {
 	path := d.opts.HelperPath
 	fix := fmt.Sprintf("setcap %s %s", linuxCapabilities, path)
 	has, source, err := d.fileCapability(path)
@@ -53,6 +57,7 @@ func (d *diagnosis) checkFileCapability() {
 	default:
 		d.report.problem("file capability", fmt.Sprintf("%s carries no cap_net_bind_service (%s); a package upgrade or a copy that replaces the file drops it", path, source), fix)
 	}
+	return err == nil && has
 }
 
 func (d *diagnosis) fileCapability(path string) (bool, string, error) {
