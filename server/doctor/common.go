@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/portgate/portgate/helper"
+	"github.com/portgate/portgate/protocol"
 )
 
 // maxListedPorts bounds the ports doctor lists for the account, so that a
@@ -128,6 +131,7 @@ func (d *diagnosis) checkPolicy() {
 		return
 	}
 	d.ports = allowedPorts(pol, d.account)
+	d.checkPort = loopbackPort(pol, d.account, d.ports)
 	if len(d.ports) == 0 {
 		d.report.problem("policy", fmt.Sprintf("%s allows %s (uid %d) no port below 1024", path, d.account.Name, d.account.UID),
 			fmt.Sprintf("add a rule to %s such as:\n[[allow]]\nusers = [%q]\naddresses = [\"*\"]\nports = [80, 443]", path, d.account.Name))
@@ -160,6 +164,18 @@ func allowedPorts(pol *helper.Policy, a *Account) []uint16 {
 	return ports
 }
 
+// loopbackPort returns the first of ports that pol lets the account bind
+// over TCP on 127.0.0.1, where portgate-helper check binds, or 0.
+func loopbackPort(pol *helper.Policy, a *Account, ports []uint16) uint16 {
+	peer := helper.Peer{UID: a.UID, GID: a.GID}
+	for _, p := range ports {
+		if pol.Allow(peer, protocol.TCP, netip.MustParseAddr("127.0.0.1"), p) != 0 {
+			return p
+		}
+	}
+	return 0
+}
+
 func formatPorts(ports []uint16) string {
 	texts := make([]string, len(ports))
 	for i, p := range ports {
@@ -186,12 +202,19 @@ func (d *diagnosis) runHelperCheck() helperCheck {
 	if euid := d.host.Euid(); euid != 0 && uint32(euid) != d.account.UID {
 		d.report.info("helper check", fmt.Sprintf("doctor runs as uid %d, so the check runs as that uid, not as %s: run doctor as root for an exact answer", euid, d.account.Name))
 	}
-	out, err := d.host.RunAs(d.ctx, d.account, d.opts.HelperPath, "check")
+	args := []string{"check"}
+	if d.checkPort != 0 {
+		args = append(args, "--port", strconv.Itoa(int(d.checkPort)))
+	}
+	out, err := d.host.RunAs(d.ctx, d.account, d.opts.HelperPath, args...)
 	if err != nil {
 		d.report.problem("helper check", fmt.Sprintf("run %s check as %s: %v", d.opts.HelperPath, d.account.Name, err))
 		return helperCheck{}
 	}
 	c := parseHelperCheck(out)
+	if c.mechanism != "" && c.mechanism != "none" {
+		d.report.Mechanism = c.mechanism
+	}
 	if c.ok {
 		d.report.ok("helper check", fmt.Sprintf("portgate-helper check as %s: mechanism %s, loopback bind of a privileged port ok", d.account.Name, c.mechanism))
 	} else {

@@ -161,6 +161,9 @@ type diagnosis struct {
 	account *Account
 	// ports are the ports below 1024 that the policy allows the account.
 	ports []uint16
+	// checkPort is the port portgate-helper check tests, one the policy
+	// allows the account on loopback, or 0 for the check's default.
+	checkPort uint16
 	// policyOK is true when the helper would load the policy and it
 	// allows the account a port below 1024.
 	policyOK bool

@@ -11,7 +11,7 @@ import (
 func linuxHost(t *testing.T, getcap, status, check string, checkExit int) *fakeHost {
 	h := newFakeHost(t, "linux")
 	h.command("getcap "+helperPath, getcap, 0)
-	h.command(helperPath+" check", check, checkExit)
+	h.command(helperPath+" check --port 80", check, checkExit)
 	h.files["/proc/self/status"] = status
 	h.files["/proc/self/mountinfo"] = "mountinfo.txt"
 	h.files["/proc/self/uid_map"] = "uid_map.txt"
@@ -116,6 +116,7 @@ func TestLinuxCapabilityXattrMissing(t *testing.T) {
 func TestLinuxPolicyForOtherAccount(t *testing.T) {
 	h := linuxHost(t, "getcap-capability.txt", "status.txt", "check-capability.txt", 0)
 	h.files[policyPath] = "../policy-other-account.toml"
+	h.command(helperPath+" check", "check-policy-skipped.txt", 1)
 	r := h.diagnose("linux")
 	wantVerdict(t, r, "capability", false)
 	wantCheck(t, r, "policy", StatusProblem, "allows portgate (uid 999) no port below 1024", `users = ["portgate"]`)
@@ -124,6 +125,7 @@ func TestLinuxPolicyForOtherAccount(t *testing.T) {
 func TestLinuxPolicyWritableByGroup(t *testing.T) {
 	h := linuxHost(t, "getcap-capability.txt", "status.txt", "check-capability.txt", 0)
 	h.stats[policyPath] = FileInfo{Mode: 0o664, GID: 995}
+	h.command(helperPath+" check", "check-policy-skipped.txt", 1)
 	r := h.diagnose("linux")
 	wantVerdict(t, r, "capability", false)
 	wantCheck(t, r, "policy", StatusProblem, "mode 0664", "chmod go-w "+policyPath)

@@ -46,7 +46,7 @@ func TestSolarisCredentialHelperStopped(t *testing.T) {
 
 func TestSolarisAccountPrivilege(t *testing.T) {
 	h := solarisHost(t, "svcprop-missing.txt", 1)
-	h.command(helperPath+" check", "check-privilege.txt", 0)
+	h.command(helperPath+" check --port 80", "check-privilege.txt", 0)
 	r := h.diagnose("solaris")
 	wantVerdict(t, r, "privilege", true)
 	wantCheck(t, r, "SMF method credential", StatusInfo, "Couldn't find property group", "svccfg import")
@@ -72,7 +72,7 @@ func aixHost(t *testing.T) *fakeHost {
 
 func TestAIXInnatePrivilege(t *testing.T) {
 	h := aixHost(t)
-	h.command(helperPath+" check", "check-rbac.txt", 0)
+	h.command(helperPath+" check --port 80", "check-rbac.txt", 0)
 	r := h.diagnose("aix")
 	wantVerdict(t, r, "rbac", true)
 	wantCheck(t, r, "enhanced RBAC", StatusOK)
@@ -84,7 +84,7 @@ func TestAIXNotInDatabase(t *testing.T) {
 	h := aixHost(t)
 	h.command("lssecattr -c -a innateprivs "+helperPath, "lssecattr-missing.txt", 1)
 	h.command("lskst -t cmd "+helperPath, "lssecattr-missing.txt", 1)
-	h.command(helperPath+" check", "check-none.txt", 1)
+	h.command(helperPath+" check --port 80", "check-none.txt", 1)
 	r := h.diagnose("aix")
 	wantVerdict(t, r, "none", false)
 	wantCheck(t, r, "privileged command database", StatusProblem, "3004-733", "setsecattr -c innateprivs=PV_NET_PORT "+helperPath+" && setkst")
@@ -95,7 +95,7 @@ func TestAIXNotInDatabase(t *testing.T) {
 func TestAIXKernelTablesStale(t *testing.T) {
 	h := aixHost(t)
 	h.command("lskst -t cmd "+helperPath, "lssecattr-missing.txt", 1)
-	h.command(helperPath+" check", "check-none.txt", 1)
+	h.command(helperPath+" check --port 80", "check-none.txt", 1)
 	r := h.diagnose("aix")
 	wantVerdict(t, r, "none", false)
 	wantCheck(t, r, "privileged command database", StatusOK)
@@ -122,7 +122,7 @@ func freebsdHost(t *testing.T, rules string) *fakeHost {
 
 func TestFreeBSDPortACLRules(t *testing.T) {
 	h := freebsdHost(t, "portacl-rules.txt")
-	h.command(helperPath+" check", "check-portacl.txt", 0)
+	h.command(helperPath+" check --port 80", "check-portacl.txt", 0)
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "mac_portacl", true)
 	wantCheck(t, r, "mac_portacl rules", StatusOK, "uid 999 may bind 80, 443")
@@ -130,7 +130,7 @@ func TestFreeBSDPortACLRules(t *testing.T) {
 
 func TestFreeBSDPortACLRulesMissing(t *testing.T) {
 	h := freebsdHost(t, "portacl-rules-other.txt")
-	h.command(helperPath+" check", "check-none.txt", 1)
+	h.command(helperPath+" check --port 80", "check-none.txt", 1)
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "none", false)
 	wantCheck(t, r, "mac_portacl rules", StatusProblem,
@@ -142,7 +142,7 @@ func TestFreeBSDPortACLRulesMissing(t *testing.T) {
 func TestFreeBSDModuleNotLoaded(t *testing.T) {
 	h := freebsdHost(t, "portacl-rules.txt")
 	delete(h.commands, "kldstat -q -m mac_portacl")
-	h.command(helperPath+" check", "check-none.txt", 1)
+	h.command(helperPath+" check --port 80", "check-none.txt", 1)
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "none", false)
 	wantCheck(t, r, "mac_portacl", StatusProblem, "kldload mac_portacl")
