@@ -177,6 +177,10 @@ func run(t *testing.T, name string, args ...string) string {
 type netns struct {
 	t   *testing.T
 	pid int
+	// stateDir is where commands in the namespace keep state: it is their
+	// STATE_DIRECTORY and RUNTIME_DIRECTORY, so that no server under test
+	// reads or writes the host's /var/lib/portgate or /run/portgate.
+	stateDir string
 }
 
 // newNetns creates a network namespace with the loopback interface up. It
@@ -210,7 +214,11 @@ func newNetns(t *testing.T) *netns {
 	case <-time.After(5 * time.Second):
 		t.Fatal("unshare did not create a network namespace within 5s")
 	}
-	ns := &netns{t: t, pid: cmd.Process.Pid}
+	ns := &netns{t: t, pid: cmd.Process.Pid, stateDir: publicDir(t)}
+	// Like /tmp: every test user may create files, and only remove its own.
+	if err := os.Chmod(ns.stateDir, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
 	theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", ns.pid))
 	if theirs == "" || theirs == hostNetns {
 		t.Fatalf("namespace holder %d is in %q, the host's namespace is %q: refusing to configure the host", ns.pid, theirs, hostNetns)
@@ -255,7 +263,8 @@ func (ns *netns) commandGroups(uid int, groups []int, name string, args ...strin
 	argv = append(argv, name)
 	argv = append(argv, args...)
 	cmd := exec.Command("nsenter", argv...)
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"STATE_DIRECTORY=" + ns.stateDir, "RUNTIME_DIRECTORY=" + ns.stateDir}
 	return cmd
 }
 
