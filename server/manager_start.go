@@ -55,15 +55,25 @@ func (m *Manager) start(ctx context.Context, s *service) error {
 func (m *Manager) acquire(ctx context.Context, sc ServiceConfig) ([]heldSocket, error) {
 	eps := sc.Endpoints()
 	held := make([]heldSocket, len(eps))
+	// Endpoints with a port go first, so that one with port 0, which
+	// takes any port of its service's sockets, cannot take theirs.
+	for _, anyPort := range []bool{false, true} {
+		for i, e := range eps {
+			if isPortZero(e) != anyPort {
+				continue
+			}
+			if sock, ok := m.Inherited.take(ctx, sc.Name, e); ok {
+				held[i] = heldSocket{Socket: sock, inherited: true}
+			}
+		}
+	}
 	var rest []Endpoint
 	var restIdx []int
 	for i, e := range eps {
-		if sock, ok := m.Inherited.take(ctx, sc.Name, e); ok {
-			held[i] = heldSocket{Socket: sock, inherited: true}
-			continue
+		if !held[i].inherited {
+			rest = append(rest, e)
+			restIdx = append(restIdx, i)
 		}
-		rest = append(rest, e)
-		restIdx = append(restIdx, i)
 	}
 	if len(rest) == 0 {
 		return held, nil
@@ -132,6 +142,11 @@ func (m *Manager) drainTimeout(sc ServiceConfig) time.Duration {
 		return drain
 	}
 	return DefaultShutdownTimeout
+}
+
+func isPortZero(e Endpoint) bool {
+	_, port, err := splitPort(e.Address)
+	return err == nil && port == 0
 }
 
 func closeHeld(held []heldSocket) {

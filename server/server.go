@@ -22,16 +22,21 @@ type Server struct {
 	// Manager runs the services; Run creates it.
 	Manager *Manager
 	local   *LocalManager
+	// executable is the server's binary as Run found it, which an upgrade
+	// runs again.
+	executable string
 }
 
 // Run acquires every service's sockets, starts the services and the Local
-// Manager, and stops them all when ctx ends. A service whose sockets
+// Manager, and stops them all when ctx ends or after SIGUSR2 handed them
+// to a successor (see upgrade). SIGHUP reloads the config. A service whose sockets
 // cannot be acquired stops the start: services already started are
 // stopped again and Run returns the error.
 func (s *Server) Run(ctx context.Context) error {
 	// Adoption comes first, before the server opens a descriptor or
 	// starts a child.
 	inherited, _ := Adopt(s.Log)
+	s.executable, _ = os.Executable()
 	s.Manager = &Manager{Client: s.Client, Log: s.Log, Inherited: inherited}
 	s.Manager.SetDrainTimeout(s.Config.ShutdownTimeout.Duration)
 	managed, err := s.loadManaged()
@@ -54,12 +59,17 @@ func (s *Server) Run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
 	notifyReady(s.Log)
 	for waiting := true; waiting; {
 		select {
 		case <-hup:
 			s.Reload(ctx)
+		case <-usr2:
+			waiting = s.upgrade() != nil
 		case <-ctx.Done():
 			waiting = false
 		}
