@@ -83,3 +83,41 @@ func MissingPortACLRules(rules []PortACLRule, uid uint32, ports []uint16) []Port
 	}
 	return missing
 }
+
+// BlockedPortACLRules returns the uid rules, for TCP and UDP on each of
+// ports, that uid needs because some rule names that protocol and port
+// for another uid or gid. mac_portacl lets only the ids it names bind such
+// a port, and leaves a port that no rule names to the
+// net.inet.ip.portrange.reservedhigh check.
+func BlockedPortACLRules(rules []PortACLRule, uid uint32, ports []uint16) []PortACLRule {
+	type key struct {
+		protocol string
+		port     uint16
+	}
+	named := map[key]bool{}
+	for _, r := range rules {
+		named[key{r.Protocol, r.Port}] = true
+	}
+	var blocked []PortACLRule
+	for _, r := range MissingPortACLRules(rules, uid, ports) {
+		if named[key{r.Protocol, r.Port}] {
+			blocked = append(blocked, r)
+		}
+	}
+	return blocked
+}
+
+// FreeBSDMechanism decides how privileged ports are bound on FreeBSD from
+// the net.inet.ip.portrange.reservedhigh sysctl and the loaded mac_portacl
+// rules, where that needs no probe bind. With reservedhigh at 0 every port
+// that no rule names is open to every account, and rules decide the rest.
+// decided is false when reservedhigh is above 0.
+func FreeBSDMechanism(reservedHigh uint32, rules string) (kind, source string, decided bool) {
+	if reservedHigh != 0 {
+		return "", "", false
+	}
+	if strings.TrimSpace(rules) == "" {
+		return "reservedhigh", "net.inet.ip.portrange.reservedhigh is 0", true
+	}
+	return "mac_portacl", "mac_portacl rules in security.mac.portacl.rules, with net.inet.ip.portrange.reservedhigh at 0", true
+}

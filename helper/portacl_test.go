@@ -95,3 +95,38 @@ func TestFreeBSDRemediesWithoutPorts(t *testing.T) {
 		t.Errorf("got %q, want one remedy naming uid:999:tcp:PORT", got)
 	}
 }
+
+func TestBlockedPortACLRules(t *testing.T) {
+	// tcp/80 is reserved for uid 80, udp/80 for uid 999, and no rule names
+	// port 443, which reservedhigh then decides.
+	have := []PortACLRule{{"uid", 80, "tcp", 80}, {"uid", 999, "udp", 80}}
+	got := FormatPortACLRules(BlockedPortACLRules(have, 999, []uint16{80, 443}))
+	if want := "uid:999:tcp:80"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestFreeBSDMechanism(t *testing.T) {
+	cases := []struct {
+		name        string
+		high        uint32
+		rules       string
+		kind        string
+		wantDecided bool
+	}{
+		{"default reservedhigh", 1023, "uid:999:tcp:80", "", false},
+		{"reservedhigh 0 without rules", 0, "", "reservedhigh", true},
+		{"reservedhigh 0 with rules", 0, "uid:999:tcp:80", "mac_portacl", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kind, source, decided := FreeBSDMechanism(tc.high, tc.rules)
+			if kind != tc.kind || decided != tc.wantDecided {
+				t.Errorf("got %q, %t, want %q, %t", kind, decided, tc.kind, tc.wantDecided)
+			}
+			if decided && source == "" {
+				t.Error("source is empty")
+			}
+		})
+	}
+}

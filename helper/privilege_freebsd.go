@@ -8,26 +8,27 @@ import (
 )
 
 // DropPrivileges reports how the helper may bind privileged ports on
-// FreeBSD: every account may when net.inet.ip.portrange.reservedhigh is
-// below 1, and mac_portacl rules for the helper's uid allow the rest. It
-// refuses to run setuid, setgid or as root.
+// FreeBSD, as FreeBSDMechanism decides from the sysctls. It rejects
+// running setuid, setgid or as root.
 func DropPrivileges() (*Mechanism, error) {
 	if err := refuseSetuidOrRoot(); err != nil {
 		return nil, err
 	}
 	m := &Mechanism{UnprivilegedPortStart: -1}
-	if high, err := unix.SysctlUint32("net.inet.ip.portrange.reservedhigh"); err == nil {
-		m.UnprivilegedPortStart = int(high) + 1
-		if high == 0 {
-			m.Kind, m.Source = "reservedhigh", "net.inet.ip.portrange.reservedhigh is 0"
-			return m, nil
-		}
+	high, err := unix.SysctlUint32("net.inet.ip.portrange.reservedhigh")
+	if err != nil {
+		return nil, fmt.Errorf("read the sysctl net.inet.ip.portrange.reservedhigh: %w", err)
 	}
-	uid := uint32(os.Getuid())
+	m.UnprivilegedPortStart = int(high) + 1
 	rules, _ := unix.Sysctl("security.mac.portacl.rules")
-	source := fmt.Sprintf("mac_portacl rules for uid %d", uid)
-	if err := probeMechanism(m, "mac_portacl", source, FreeBSDRemedies(uid, nil, rules)); err != nil {
-		return nil, err
+	if kind, source, ok := FreeBSDMechanism(high, rules); ok {
+		m.Kind, m.Source = kind, source
+		return m, nil
 	}
+	// mac_portacl never grants the reserved-port privilege itself, so with
+	// reservedhigh above 0 the ports up to it stay root's.
+	m.Kind = "none"
+	m.Problems = append([]string{fmt.Sprintf("net.inet.ip.portrange.reservedhigh is %d, so ports up to it need root whatever mac_portacl allows", high)},
+		FreeBSDRemedies(uint32(os.Getuid()), nil, rules)...)
 	return m, nil
 }

@@ -112,50 +112,66 @@ func TestParseSecAttr(t *testing.T) {
 	}
 }
 
-func freebsdHost(t *testing.T, rules string) *fakeHost {
+func freebsdHost(t *testing.T, reservedHigh, rules string) *fakeHost {
 	h := newFakeHost(t, "freebsd")
-	h.command("sysctl -n net.inet.ip.portrange.reservedhigh", "reservedhigh.txt", 0)
+	h.command("sysctl -n net.inet.ip.portrange.reservedhigh", reservedHigh, 0)
 	h.command("kldstat -q -m mac_portacl", "kldstat.txt", 0)
 	h.command("sysctl -n security.mac.portacl.rules", rules, 0)
 	return h
 }
 
 func TestFreeBSDPortACLRules(t *testing.T) {
-	h := freebsdHost(t, "portacl-rules.txt")
-	h.command(helperPath+" check --port 80", "check-portacl.txt", 0)
+	h := freebsdHost(t, "reservedhigh-0.txt", "portacl-rules.txt")
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "mac_portacl", true)
 	wantCheck(t, r, "mac_portacl rules", StatusOK, "uid 999 may bind 80, 443")
+	if len(h.ranAs) != 0 {
+		t.Errorf("helper check ran as %q, want not at all", h.ranAs)
+	}
 }
 
-func TestFreeBSDPortACLRulesMissing(t *testing.T) {
-	h := freebsdHost(t, "portacl-rules-other.txt")
+// A rule that reserves tcp/80 for uid 80 blocks the account.
+func TestFreeBSDPortACLRulesBlock(t *testing.T) {
+	h := freebsdHost(t, "reservedhigh-0.txt", "portacl-rules-other.txt")
 	h.command(helperPath+" check --port 80", "check-none.txt", 1)
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "none", false)
 	wantCheck(t, r, "mac_portacl rules", StatusProblem,
-		"lacks uid:999:tcp:80,uid:999:udp:80,uid:999:tcp:443,uid:999:udp:443",
+		"lacks uid:999:tcp:80",
 		"security.mac.portacl.rules=uid:80:tcp:80,uid:999:tcp:80,uid:999:udp:80,uid:999:tcp:443,uid:999:udp:443",
 		"mac_portacl_load=YES")
 }
 
-func TestFreeBSDModuleNotLoaded(t *testing.T) {
-	h := freebsdHost(t, "portacl-rules.txt")
-	delete(h.commands, "kldstat -q -m mac_portacl")
+// With reservedhigh at its default, mac_portacl rules do not help.
+func TestFreeBSDReservedHighDefault(t *testing.T) {
+	h := freebsdHost(t, "reservedhigh.txt", "portacl-rules.txt")
 	h.command(helperPath+" check --port 80", "check-none.txt", 1)
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "none", false)
-	wantCheck(t, r, "mac_portacl", StatusProblem, "kldload mac_portacl")
+	wantCheck(t, r, "reservedhigh", StatusProblem, "is 1023", "sysctl net.inet.ip.portrange.reservedhigh=0")
 }
 
+// Without the module and with reservedhigh at 0, every account may bind
+// every port: the server binds them itself.
 func TestFreeBSDReservedHighZero(t *testing.T) {
-	h := freebsdHost(t, "portacl-rules-other.txt")
-	h.command("sysctl -n net.inet.ip.portrange.reservedhigh", "reservedhigh-0.txt", 0)
+	h := freebsdHost(t, "reservedhigh-0.txt", "portacl-rules.txt")
+	delete(h.commands, "kldstat -q -m mac_portacl")
 	r := h.diagnose("freebsd")
 	wantVerdict(t, r, "reservedhigh", true)
+	wantCheck(t, r, "mac_portacl", StatusInfo, "kldload mac_portacl")
 	if len(h.ranAs) != 0 {
 		t.Errorf("helper check ran as %q, want not at all", h.ranAs)
 	}
+}
+
+// Policy ports that no rule names are open to every account: doctor says
+// how to reserve them.
+func TestFreeBSDPortsWithoutRules(t *testing.T) {
+	h := freebsdHost(t, "reservedhigh-0.txt", "portacl-rules-other.txt")
+	h.files[policyPath] = "../policy-443.toml"
+	r := h.diagnose("freebsd")
+	wantVerdict(t, r, "mac_portacl", true)
+	wantCheck(t, r, "mac_portacl rules", StatusInfo, "no rule names uid:999:tcp:443,uid:999:udp:443")
 }
 
 func TestDarwinWildcard(t *testing.T) {
