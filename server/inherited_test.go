@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -147,4 +148,34 @@ func TestInheritedNilHoldsNothing(t *testing.T) {
 		t.Error("a nil registry returned a socket")
 	}
 	in.Release(zerolog.Nop())
+}
+
+// TestManagerInheritedTakenOnce gives two services the address of one
+// inherited socket: the first gets it, the second must not get a second
+// wrapper of it and fails to bind the address, naming it.
+func TestManagerInheritedTakenOnce(t *testing.T) {
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
+	in := registryOf(t, []string{"metrics"}, []string{addr})
+	m := newTestManager(t)
+	m.Inherited = in
+	if err := m.Add(context.Background(), echoService("metrics", "tcp://"+addr)); err != nil {
+		t.Fatalf("Add metrics: %v", err)
+	}
+	st, _ := m.Get("metrics")
+	if !st.Listeners[0].Inherited {
+		t.Error("metrics did not get the inherited socket")
+	}
+	err := m.Add(context.Background(), echoService("metrics2", "tcp://"+addr))
+	if err == nil {
+		t.Fatal("a second service got the address of a taken inherited socket")
+	}
+	if !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("error %q, want it to name %s and say it is in use", err, addr)
+	}
+	if err := m.Remove("metrics"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := in.take(context.Background(), "metrics", Endpoint{"tcp", addr}); ok {
+		t.Error("the inherited socket was available again after its holder closed it, want it gone")
+	}
 }

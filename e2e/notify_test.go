@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestNotifyReadyAndGracefulStop runs the server under a NOTIFY_SOCKET the
+// test listens on: it must send READY=1 with its pid once its services
+// run. SIGTERM then must let an open connection finish within
+// shutdown_timeout while new connections are refused.
+func TestNotifyReadyAndGracefulStop(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	dir := publicDir(t)
+	notifyPath := filepath.Join(dir, "notify")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	os.Chmod(notifyPath, 0o777)
+
+	config := "shutdown_timeout = \"3s\"\n" + echoConfig(map[string]int{"a": 700})
+	argv := append([]string{"env", "NOTIFY_SOCKET=" + notifyPath}, serveArgv(t, helper, config)...)
+	srv, err := startParent(t, ns, argv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notify.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 256)
+	n, err := notify.Read(buf)
+	if err != nil {
+		t.Fatalf("no notification within 5s: %v", err)
+	}
+	if got, want := string(buf[:n]), fmt.Sprintf("READY=1\nMAINPID=%d", srv.pid); got != want {
+		t.Errorf("notification %q, want %q", got, want)
+	}
+
+	open, err := ns.dial("tcp", "127.0.0.1:700")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	open.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(open, "x")
+	io.ReadFull(open, make([]byte, 1))
+	start := time.Now()
+	if err := unix.Kill(srv.pid, unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := ns.dial("tcp", "127.0.0.1:700")
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("new connections still accepted 2s after SIGTERM")
+		}
+	}
+	if _, err := io.WriteString(open, "drain"); err != nil {
+		t.Fatalf("write during the graceful stop: %v", err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(open, got); err != nil || string(got) != "drain" {
+		t.Errorf("echo during the graceful stop: got %q, %v", got, err)
+	}
+	open.Close()
+	waitGone(t, srv.pid)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("stop took %v after the last connection closed early, want well under the 3s shutdown_timeout", took)
+	}
+	if !strings.Contains(srv.log.String(), `"server stopped"`) {
+		t.Error("log lacks \"server stopped\"")
+	}
+}
