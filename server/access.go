@@ -18,18 +18,25 @@ type PeerCred struct {
 type Access struct {
 	UIDs map[uint32]bool
 	GIDs map[uint32]bool
+	// SocketGID is the group the socket file gets, the first of the
+	// configured groups, or -1 to keep the server's own.
+	SocketGID int
 }
 
 // NewAccess resolves account and group names or numbers. The server's own
 // account and root are always allowed: both can already control the
 // server process.
 func NewAccess(users, groups []string) (Access, error) {
-	a := Access{UIDs: map[uint32]bool{0: true, uint32(os.Getuid()): true}, GIDs: map[uint32]bool{}}
+	a := Access{UIDs: map[uint32]bool{0: true, uint32(os.Getuid()): true}, GIDs: map[uint32]bool{}, SocketGID: -1}
 	if err := addIDs(a.UIDs, users, uidOf); err != nil {
 		return Access{}, fmt.Errorf("manager users: %w", err)
 	}
 	if err := addIDs(a.GIDs, groups, gidOf); err != nil {
 		return Access{}, fmt.Errorf("manager groups: %w", err)
+	}
+	if len(groups) > 0 {
+		gid, _ := lookupID(groups[0], gidOf)
+		a.SocketGID = int(gid)
 	}
 	return a, nil
 }
@@ -85,8 +92,8 @@ func (a Access) Allows(c PeerCred) bool {
 }
 
 // othersNeeded reports whether some allowed uid is neither the server's
-// own nor root, so the socket file must be writable by others for that
-// account to connect; peer credentials then do the checking.
+// own nor root. The socket file must then be writable by others for that
+// account to connect, and peer credentials do the checking.
 func (a Access) othersNeeded() bool {
 	for uid := range a.UIDs {
 		if uid != 0 && uid != uint32(os.Getuid()) {

@@ -21,6 +21,9 @@ func TestNewAccessResolvesNames(t *testing.T) {
 			t.Errorf("gid %d not allowed, want allowed", gid)
 		}
 	}
+	if a.SocketGID != 0 {
+		t.Errorf("SocketGID %d, want 0, the first group", a.SocketGID)
+	}
 	if a.Allows(PeerCred{UID: 5000, GID: 5000}) {
 		t.Error("uid 5000 gid 5000 allowed, want rejected")
 	}

@@ -15,7 +15,7 @@ import (
 
 // LocalManager serves the HTTP+JSON admin API on a Unix socket. Every
 // request is checked against the peer credentials of its connection.
-// Services added through it are written to ServicesFile; services of the
+// Services added through it are written to ServicesFile. Services of the
 // operator's config file can be started and stopped through it, but not
 // changed or removed, because the server never rewrites that file.
 type LocalManager struct {
@@ -55,10 +55,7 @@ func (lm *LocalManager) Listen(path string) error {
 	gid := -1
 	if len(lm.Access.GIDs) > 0 {
 		mode |= 0o060
-		for g := range lm.Access.GIDs {
-			gid = int(g)
-			break
-		}
+		gid = lm.Access.SocketGID
 	}
 	if lm.Access.othersNeeded() {
 		mode |= 0o006

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,10 +180,22 @@ func TestLocalManagerRejectsOtherUID(t *testing.T) {
 }
 
 func TestLocalManagerAllowsGroup(t *testing.T) {
-	access := Access{UIDs: map[uint32]bool{uint32(os.Getuid()) + 12345: true}, GIDs: map[uint32]bool{uint32(os.Getgid()): true}}
-	_, c := startLocalManager(t, access)
+	access := Access{UIDs: map[uint32]bool{uint32(os.Getuid()) + 12345: true}, GIDs: map[uint32]bool{uint32(os.Getgid()): true}, SocketGID: os.Getgid()}
+	lm, c := startLocalManager(t, access)
 	if code, body := call(t, c, "GET", "/v1/status", nil); code != http.StatusOK {
 		t.Errorf("status %d, want 200 for a member of an allowed group: %s", code, body)
+	}
+	st, err := os.Stat(lm.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another uid is allowed too, so others get write access and peer
+	// credentials do the checking.
+	if mode := st.Mode().Perm(); mode != 0o666 {
+		t.Errorf("socket mode %o, want 666", mode)
+	}
+	if gid := st.Sys().(*syscall.Stat_t).Gid; int(gid) != os.Getgid() {
+		t.Errorf("socket group %d, want %d", gid, os.Getgid())
 	}
 }
 

@@ -12,17 +12,16 @@ import (
 // of sc. Sockets of addresses in both sets stay open and keep serving.
 //
 // New addresses are bound first and old ones closed after, so that a
-// change between unrelated addresses has no gap. When that bind fails and
-// an old address shares a port and transport with a new one (0.0.0.0:8443
-// to 127.0.0.1:8443, [::]:8443 to [::1]:8443), the kernel refuses the new
-// bind while the old socket listens: relisten then closes those old
-// sockets, binds the new ones, and serves on. Between the close and the
-// bind, connections to that port are refused for as long as the bind takes.
-// If the bind still fails, relisten binds the old addresses again and
-// returns the error; the service keeps its old addresses. Only when that
-// rebind fails too (another process took the port in the gap) is the
-// service left without those sockets, and then it is marked failed when
-// it has no socket at all.
+// change between unrelated addresses has no gap. The kernel rejects that
+// bind when an old socket listens on the same port and transport, as in
+// 0.0.0.0:8443 to 127.0.0.1:8443 or [::]:8443 to [::1]:8443. relisten
+// then closes those old sockets first and binds the new ones, so
+// connections to that port are refused for as long as the bind takes. If
+// the bind still fails, relisten binds the old addresses again, returns
+// the error, and the service keeps its old addresses. Only when that
+// rebind fails too, because another process took the port in the gap, is
+// the service left without those sockets. It is then marked failed if it
+// has no socket at all.
 func (m *Manager) relisten(ctx context.Context, s *service, sc ServiceConfig) error {
 	log := m.Log.With().Str("service", sc.Name).Logger()
 	s.mu.Lock()

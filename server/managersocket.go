@@ -24,8 +24,9 @@ type managerListener struct {
 // group (-1 keeps the server's own).
 //
 // The socket is created inside a fresh directory of mode 0700 next to
-// path, given its mode and group there, and only then renamed to path, so
-// it never exists at path with a wider mode, not even for an instant. A
+// path and given its mode and group there. Only then is it renamed to
+// path, so it never exists at path with a wider mode, not even for an
+// instant. A
 // lock on path.lock, taken first, makes a second server fail instead of
 // replacing the socket of a running one; a socket left behind by a server
 // that crashed is replaced.

@@ -107,8 +107,8 @@ func (s *Server) loadManaged() ([]string, error) {
 
 // startLocalManager starts the Local Manager unless the config disables
 // it. Without a [manager] table in the config, a socket that cannot be
-// created is logged and the server runs without the Local Manager;
-// with one, it stops the start.
+// created is logged and the server runs without the Local Manager. With
+// the table, that failure stops the start.
 func (s *Server) startLocalManager(managed []string) error {
 	mc := s.Config.Manager
 	if mc.Disabled {
