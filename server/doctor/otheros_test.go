@@ -52,6 +52,25 @@ func TestSolarisAccountPrivilege(t *testing.T) {
 	wantCheck(t, r, "SMF method credential", StatusInfo, "Couldn't find property group", "svccfg import")
 }
 
+func TestHasPrivilege(t *testing.T) {
+	cases := []struct {
+		set  string
+		want bool
+	}{
+		{"basic,net_privaddr", true},
+		{"basic", false},
+		{"all", true},
+		{"{net_privaddr}:80/tcp,{net_privaddr}:443/tcp,basic", true},
+		{"{file_dac_read}:/etc/portgate/*,basic", false},
+		{"", false},
+	}
+	for _, tc := range cases {
+		if got := hasPrivilege(tc.set, "net_privaddr"); got != tc.want {
+			t.Errorf("hasPrivilege(%q): got %t, want %t", tc.set, got, tc.want)
+		}
+	}
+}
+
 func TestParsePpriv(t *testing.T) {
 	h := newFakeHost(t, "solaris")
 	sets := parsePpriv(h.read("ppriv-net_privaddr.txt"))

@@ -46,9 +46,14 @@ func orError(out Output, err error) string {
 }
 
 // hasPrivilege reports whether a comma-separated privilege set, as svcprop
-// or ppriv print it, contains name or "all".
+// or ppriv print it, contains name or "all". An entry of an Oracle Solaris
+// extended privilege policy, such as {net_privaddr}:80/tcp, counts: it
+// grants the privilege for the objects it names.
 func hasPrivilege(set, name string) bool {
 	for _, p := range strings.Split(strings.TrimSpace(set), ",") {
+		if inner, ok := strings.CutPrefix(p, "{"); ok {
+			p, _, _ = strings.Cut(inner, "}")
+		}
 		if p == name || p == "all" {
 			return true
 		}
