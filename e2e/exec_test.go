@@ -20,6 +20,8 @@ type childReport struct {
 	ListenNames string         `json:"listen_fdnames"`
 	Addresses   []string       `json:"addresses"`
 	OpenFDs     map[int]string `json:"open_fds"`
+	Grandchild  *childReport   `json:"grandchild"`
+	Adopted     int            `json:"adopted"`
 }
 
 // readReport connects to addr, retrying for up to 10s while the child
@@ -238,5 +240,37 @@ func TestExecChildNoStrayDescriptor(t *testing.T) {
 	}
 	if env := childEnvOf(r.PID); strings.Contains(env, "LISTEN_PID=1 ") || !strings.Contains(env, "LISTEN_PID="+strconv.Itoa(r.PID)) {
 		t.Errorf("child environment %q, want LISTEN_PID=%d and not the server's stale value", env, r.PID)
+	}
+}
+
+// TestExecGrandchildAdoptsNothing runs an exec child that starts a
+// grandchild with the environment it was given, LISTEN_* included. The
+// grandchild sees a LISTEN_PID that is not its own and so adopts nothing,
+// and it gets none of the sockets.
+func TestExecGrandchildAdoptsNothing(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	prog := buildTool(t, "activated")
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	ns := newNetns(t)
+	startServer(t, ns, nobodyUID, helper, execConfig("c", []string{prog, "-spawn"}, "tcp://127.0.0.1:700"))
+	r := readReport(t, ns, "127.0.0.1:700")
+	if r.ListenPID != strconv.Itoa(r.PID) || r.ListenFDs != "1" {
+		t.Errorf("child LISTEN_PID %s LISTEN_FDS %s, want its own pid %d and 1", r.ListenPID, r.ListenFDs, r.PID)
+	}
+	g := r.Grandchild
+	if g == nil {
+		t.Fatal("no grandchild report")
+	}
+	if g.ListenPID == strconv.Itoa(g.PID) {
+		t.Errorf("grandchild sees LISTEN_PID %s, its own pid", g.ListenPID)
+	}
+	if g.Adopted != 0 {
+		t.Errorf("grandchild would adopt %d sockets, want 0", g.Adopted)
+	}
+	for fd, link := range g.OpenFDs {
+		if strings.HasPrefix(link, "socket:") {
+			t.Errorf("grandchild has socket %s at descriptor %d, want none", link, fd)
+		}
 	}
 }

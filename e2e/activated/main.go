@@ -6,7 +6,10 @@
 //	activated [-exit-after DURATION]
 //
 // With -exit-after it exits with status 3 after that long, so that tests
-// can watch the server restart it.
+// can watch the server restart it. With -spawn it first starts itself
+// with -grandchild and the environment it was given, LISTEN_* included,
+// as a careless program would; the grandchild reports what it would adopt
+// and exits, and its report becomes part of this one.
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"time"
 )
@@ -29,16 +33,30 @@ type report struct {
 	// OpenFDs lists the descriptors open when main started, before the
 	// program opened any of its own, with what each points to.
 	OpenFDs map[int]string `json:"open_fds"`
+	// Grandchild is the report of the program started with -spawn.
+	Grandchild *report `json:"grandchild,omitempty"`
+	// Adopted counts the sockets a -grandchild would take.
+	Adopted int `json:"adopted"`
 }
 
 func main() {
 	// Read the descriptors first: nothing of this program is open yet.
 	r := report{PID: os.Getpid(), OpenFDs: openFDs()}
 	exitAfter := flag.Duration("exit-after", 0, "exit with status 3 after this long")
+	spawn := flag.Bool("spawn", false, "start a -grandchild with this environment first")
+	grandchild := flag.Bool("grandchild", false, "print what would be adopted and exit")
 	flag.Parse()
 	r.ListenPID = os.Getenv("LISTEN_PID")
 	r.ListenFDs = os.Getenv("LISTEN_FDS")
 	r.ListenNames = os.Getenv("LISTEN_FDNAMES")
+	if *grandchild {
+		if r.ListenPID == strconv.Itoa(r.PID) {
+			r.Adopted, _ = strconv.Atoi(r.ListenFDs)
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+
 	os.Unsetenv("LISTEN_PID")
 	os.Unsetenv("LISTEN_FDS")
 	os.Unsetenv("LISTEN_FDNAMES")
@@ -49,7 +67,11 @@ func main() {
 	}
 	var listeners []net.Listener
 	for fd := 3; fd < 3+n; fd++ {
-		l, err := net.FileListener(os.NewFile(uintptr(fd), "listen-"+strconv.Itoa(fd)))
+		f := os.NewFile(uintptr(fd), "listen-"+strconv.Itoa(fd))
+		l, err := net.FileListener(f)
+		// The listener owns a close-on-exec duplicate; the original would
+		// leak into every program started later.
+		f.Close()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "activated: descriptor %d: %v\n", fd, err)
 			os.Exit(1)
@@ -61,6 +83,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "activated: no socket inherited")
 		os.Exit(1)
 	}
+	if *spawn {
+		// The variables are gone from this process; the grandchild gets
+		// them back, as from a program that copied its environment early.
+		r.Grandchild = runGrandchild(r)
+	}
 	out, _ := json.Marshal(r)
 	for _, l := range listeners {
 		go serve(l, out)
@@ -70,6 +97,25 @@ func main() {
 		os.Exit(3)
 	}
 	select {}
+}
+
+func runGrandchild(r report) *report {
+	self, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	cmd := exec.Command(self, "-grandchild")
+	cmd.Env = append(os.Environ(), "LISTEN_PID="+r.ListenPID, "LISTEN_FDS="+r.ListenFDs, "LISTEN_FDNAMES="+r.ListenNames)
+	out, err := cmd.Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "activated: grandchild: %v\n", err)
+		return nil
+	}
+	var g report
+	if json.Unmarshal(out, &g) != nil {
+		return nil
+	}
+	return &g
 }
 
 func serve(l net.Listener, out []byte) {
