@@ -133,6 +133,8 @@ func (r *execRunner) startChild() (*exec.Cmd, error) {
 	cmd.Env = childEnv(len(r.files), r.info.Config.Name)
 	cmd.ExtraFiles = r.files
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// TODO: a child outlives a server killed with SIGKILL and keeps its
+	// sockets; Linux's PR_SET_PDEATHSIG could end it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r.mu.Lock()
 	defer r.mu.Unlock()
