@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -74,6 +77,8 @@ func TestDebLifecycle(t *testing.T) {
 	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", second)); exe != "/usr/bin/portgate" {
 		t.Errorf("after upgrade: server runs %q, want /usr/bin/portgate", exe)
 	}
+
+	checkDaemonHelperConfig(t, account)
 
 	ns.run(debInitPath, "stop")
 	if _, _, code := ns.output(0, debInitPath, "status"); code != 3 {
@@ -193,4 +198,71 @@ func waitServing(t *testing.T, ns *netns, account *user.User) int {
 		t.Errorf("server pid %d runs as uids %q, want %s (portgate)", pid, uids, account.Uid)
 	}
 	return pid
+}
+
+// checkDaemonHelperConfig runs the installed binaries as the systemd units
+// run them: the helper daemon and the server with
+// /etc/portgate/portgate-daemon-helper.toml, both as portgate, in a
+// network namespace of their own. The server must get port 80 from the
+// daemon.
+func checkDaemonHelperConfig(t *testing.T, account *user.User) {
+	t.Helper()
+	const runtimeDir = "/run/portgate-helper"
+	if _, err := os.Lstat(runtimeDir); err == nil {
+		t.Errorf("%s exists already, so the units' layout cannot be tested: remove it", runtimeDir)
+		return
+	}
+	ns := newNetns(t)
+	run(t, "install", "-d", "-o", "portgate", "-g", "portgate", "-m", "0750", runtimeDir)
+	t.Cleanup(func() { os.RemoveAll(runtimeDir) })
+	daemonLog := startAsAccount(t, ns, "/usr/libexec/portgate/portgate-helper", "daemon")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(runtimeDir + "/helper.sock"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the helper daemon made no socket in 10s; log:\n%s", daemonLog)
+		}
+	}
+	serverLog := startAsAccount(t, ns, "/usr/bin/portgate", "serve", "--config", "/etc/portgate/portgate-daemon-helper.toml")
+	var body string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, _, code := ns.output(0, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:80/"); code == 0 {
+			body = out
+			break
+		}
+	}
+	if !strings.Contains(body, "runs as user portgate (uid "+account.Uid+")") {
+		t.Errorf("daemon-helper config: port 80 served %q, want the welcome page of portgate; server log:\n%s\ndaemon log:\n%s", body, serverLog, daemonLog)
+	}
+	if !strings.Contains(daemonLog.String(), `"granted"`) {
+		t.Errorf("the helper daemon logged no grant:\n%s", daemonLog)
+	}
+}
+
+// startAsAccount starts a command as the account portgate, with its
+// groups, inside ns, and stops it when the test ends. It returns the
+// command's output.
+func startAsAccount(t *testing.T, ns *netns, args ...string) *lockedWriter {
+	t.Helper()
+	argv := append([]string{"-t", strconv.Itoa(ns.pid), "-n", "--", "setpriv", "--reuid=portgate", "--regid=portgate", "--init-groups", "--"}, args...)
+	cmd := exec.Command("nsenter", argv...)
+	// The server keeps its Local Manager socket and state in directories
+	// of the account's own, as systemd's RuntimeDirectory= and
+	// StateDirectory= give it.
+	runtimeDir, stateDir := publicDir(t), publicDir(t)
+	run(t, "chown", "portgate:portgate", runtimeDir, stateDir)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "RUNTIME_DIRECTORY=" + runtimeDir, "STATE_DIRECTORY=" + stateDir}
+	out := &lockedWriter{buf: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", args, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(unix.SIGTERM)
+		done := timeoutKill(cmd, 15*time.Second)
+		cmd.Wait()
+		done()
+	})
+	return out
 }
