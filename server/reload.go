@@ -21,19 +21,20 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	log := s.Log.With().Str("config", s.ConfigPath).Logger()
 	cfg, err := LoadConfig(s.ConfigPath)
-	if err == nil && !cfg.Manager.Disabled {
-		var svcs []ServiceConfig
-		path := cfg.Manager.ServicesPath()
-		if svcs, err = LoadServicesFile(path); err == nil {
-			err = cfg.AddManaged(path, svcs)
+	var svcs []ServiceConfig
+	var path string
+	if err == nil {
+		svcs, path, err = s.readManaged(cfg)
+	}
+	if err == nil {
+		err = cfg.AddManaged(path, svcs)
+	}
+	if err == nil && s.local != nil {
+		names := make([]string, len(svcs))
+		for i, sc := range svcs {
+			names[i] = sc.Name
 		}
-		if err == nil && s.local != nil {
-			names := make([]string, len(svcs))
-			for i, sc := range svcs {
-				names[i] = sc.Name
-			}
-			s.local.SetManaged(names)
-		}
+		s.local.SetManaged(names)
 	}
 	if err != nil {
 		err = fmt.Errorf("reload: %w: the running services are unchanged", err)

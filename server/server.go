@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,6 +27,9 @@ type Server struct {
 	// executable is the server's binary as Run found it, which an upgrade
 	// runs again.
 	executable string
+	// servicesFile keeps the services added with portgate ctl, or is
+	// empty to keep them in memory only.
+	servicesFile string
 }
 
 // Run acquires every service's sockets, starts the services and the Local
@@ -86,15 +91,11 @@ func (s *Server) Run(ctx context.Context) error {
 // loadManaged adds the services of the services file to the config and
 // returns their names.
 func (s *Server) loadManaged() ([]string, error) {
-	mc := s.Config.Manager
-	if mc.Disabled || s.ConfigPath == "" {
-		return nil, nil
-	}
-	path := mc.ServicesPath()
-	svcs, err := LoadServicesFile(path)
+	svcs, path, err := s.readManaged(s.Config)
 	if err != nil {
 		return nil, err
 	}
+	s.servicesFile = path
 	if err := s.Config.AddManaged(path, svcs); err != nil {
 		return nil, err
 	}
@@ -103,6 +104,29 @@ func (s *Server) loadManaged() ([]string, error) {
 		names[i] = sc.Name
 	}
 	return names, nil
+}
+
+// readManaged reads the services file of cfg and returns its services and
+// path. The path is empty when services added with portgate ctl are kept
+// in memory only: without a config file, with the Local Manager disabled,
+// or when the config has no [manager] table and the default file cannot
+// be read, which is then logged. With a [manager] table, an unreadable
+// file is an error.
+func (s *Server) readManaged(cfg *Config) ([]ServiceConfig, string, error) {
+	mc := cfg.Manager
+	if mc.Disabled || s.ConfigPath == "" {
+		return nil, "", nil
+	}
+	path := mc.ServicesPath()
+	svcs, err := LoadServicesFile(path)
+	if err != nil && !cfg.ManagerSet && errors.Is(err, fs.ErrPermission) {
+		s.Log.Warn().Err(err).Str("services_file", path).Msg("services added with portgate ctl are kept in memory only: set services_file in a [manager] table to keep them")
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return svcs, path, nil
 }
 
 // startLocalManager starts the Local Manager unless the config disables
@@ -119,9 +143,7 @@ func (s *Server) startLocalManager(managed []string) error {
 		return err
 	}
 	lm := &LocalManager{Manager: s.Manager, Client: s.Client, Log: s.Log, Access: access, ConfigPath: s.ConfigPath}
-	if s.ConfigPath != "" {
-		lm.ServicesFile = mc.ServicesPath()
-	}
+	lm.ServicesFile = s.servicesFile
 	lm.SetManaged(managed)
 	if err := lm.Listen(mc.SocketPath()); err != nil {
 		if s.Config.ManagerSet {
