@@ -36,6 +36,7 @@ server. Output is a table; --json prints the server's JSON reply.
 			ctlListCommand(),
 			ctlShowCommand(),
 			ctlAddCommand(),
+			ctlChangeCommand(),
 			ctlNameCommand("remove", "stop a service, drain its connections and remove it", "DELETE", ""),
 			ctlNameCommand("start", "start a stopped or failed service", "POST", "/start"),
 			ctlNameCommand("stop", "stop a service and drain its connections; it stays listed", "POST", "/stop"),

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 
 	"github.com/BurntSushi/toml"
@@ -24,17 +25,49 @@ or more [[service]] tables, as in the config file:
     echo 'name = "echo"
     kind = "echo"
     listen = ["tcp://127.0.0.1:7"]' | portgate ctl add --file -`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the service from TOML `FILE`; - reads standard input"},
-			&cli.StringFlag{Name: "name", Usage: "service `NAME`"},
-			&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http, echo or proxy"},
-			&cli.StringSliceFlag{Name: "listen", Usage: "listen `URL` such as tcp://:80; repeat for more"},
-			&cli.StringFlag{Name: "root", Usage: "`DIR` that an http service serves"},
-			&cli.StringFlag{Name: "backend", Usage: "`HOST:PORT` that a proxy service relays to"},
-			&cli.DurationFlag{Name: "drain-timeout", Usage: "how long open connections may finish when the service stops (`DURATION`, such as 10s); 0 uses the server's shutdown_timeout"},
-		},
+		Flags:  serviceFlags(),
 		Action: ctlAdd,
 	}
+}
+
+// serviceFlags are the flags that describe a service, for add and change.
+func serviceFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the service from TOML `FILE`; - reads standard input"},
+		&cli.StringFlag{Name: "name", Usage: "service `NAME`"},
+		&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http, echo or proxy"},
+		&cli.StringSliceFlag{Name: "listen", Usage: "listen `URL` such as tcp://:80; repeat for more"},
+		&cli.StringFlag{Name: "root", Usage: "`DIR` that an http service serves"},
+		&cli.StringFlag{Name: "backend", Usage: "`HOST:PORT` that a proxy service relays to"},
+		&cli.DurationFlag{Name: "drain-timeout", Usage: "how long open connections may finish when the service stops (`DURATION`, such as 10s); 0 uses the server's shutdown_timeout"},
+	}
+}
+
+func ctlChangeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "change",
+		Usage: "replace the definition of a service added with ctl add, from flags or a TOML snippet",
+		Description: `The new definition replaces the old one whole. When only the listen
+addresses of a running service change, the sockets of addresses in both
+sets keep serving; any other change restarts the service. If the new
+definition cannot start, the old one keeps running and change fails.`,
+		Flags:  serviceFlags(),
+		Action: ctlChange,
+	}
+}
+
+func ctlChange(c *cli.Context) error {
+	svcs, err := servicesFromInput(c)
+	if err != nil {
+		return err
+	}
+	for _, sc := range svcs {
+		var st server.ServiceStatus
+		if err := ctlRun(c, "PUT", "/v1/services/"+url.PathEscape(sc.Name), sc, &st, func() { printService(os.Stdout, st) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ctlAdd(c *cli.Context) error {
@@ -54,11 +87,11 @@ func ctlAdd(c *cli.Context) error {
 // servicesFromInput builds the services to add from --file or the flags.
 func servicesFromInput(c *cli.Context) ([]server.ServiceConfig, error) {
 	if c.NArg() > 0 {
-		return nil, cli.Exit(fmt.Sprintf("add takes no arguments, got %q: use --name, --kind, --listen or --file", c.Args().Slice()), exitUsage)
+		return nil, cli.Exit(fmt.Sprintf("%s takes no arguments, got %q: use --name, --kind, --listen or --file", c.Command.Name, c.Args().Slice()), exitUsage)
 	}
 	if path := c.String("file"); path != "" {
 		if c.IsSet("name") || c.IsSet("kind") || c.IsSet("listen") || c.IsSet("root") || c.IsSet("backend") {
-			return nil, cli.Exit("add: use either --file or the service flags, not both", exitUsage)
+			return nil, cli.Exit(c.Command.Name+": use either --file or the service flags, not both", exitUsage)
 		}
 		svcs, err := readSnippet(path)
 		if err != nil {
@@ -75,7 +108,7 @@ func servicesFromInput(c *cli.Context) ([]server.ServiceConfig, error) {
 		DrainTimeout: server.Duration{Duration: c.Duration("drain-timeout")},
 	}
 	if sc.Name == "" || sc.Kind == "" || len(sc.Listen) == 0 {
-		return nil, cli.Exit("add needs --name, --kind and at least one --listen, or --file", exitUsage)
+		return nil, cli.Exit(c.Command.Name+" needs --name, --kind and at least one --listen, or --file", exitUsage)
 	}
 	return []server.ServiceConfig{sc}, nil
 }
