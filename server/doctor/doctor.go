@@ -147,7 +147,7 @@ func Diagnose(ctx context.Context, h Host, opts Options) *Report {
 		d.darwin()
 	default:
 		r.problem("mechanism", opts.GOOS+" has no mechanism that grants one program the right to bind privileged ports",
-			"forward the privileged port to an unprivileged one with the system's packet filter, and let portgate listen there")
+			"forward the privileged port to an unprivileged one with the system's packet filter, and let portgate listen there (packaging/other/port-forwarding.md shows pf and npf rules)")
 	}
 	return r
 }
