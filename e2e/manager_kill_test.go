@@ -32,7 +32,7 @@ func TestServicesFileSurvivesKill(t *testing.T) {
 	var current []string
 	rng := rand.New(rand.NewPCG(1, 2))
 	changes := 0
-	for round := 0; round < 25; round++ {
+	for round := 0; round < 50; round++ {
 		m := startManaged(t, ns, helper, dir, serviceA)
 		if got := runningNames(t, m); !slices.Equal(got, append([]string{"a"}, current...)) {
 			t.Fatalf("round %d: services after restart %v, want a and %v", round, got, current)

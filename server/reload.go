@@ -29,6 +29,8 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err == nil {
 		err = cfg.AddManaged(path, svcs)
 	}
+	// TODO: a reload that changes services_file or the [manager] socket
+	// does not move the Local Manager; a restart does.
 	if err == nil && s.local != nil {
 		names := make([]string, len(svcs))
 		for i, sc := range svcs {
