@@ -121,8 +121,9 @@ func (r *execRunner) supervise() {
 
 // startChild starts the shim, which execs the command. The child gets
 // standard input from /dev/null, the server's standard output and error,
-// and the sockets at 3 and up. Every other descriptor of the server is
-// close-on-exec, so the child never sees it.
+// and the sockets at 3 and up. Descriptors the server opened are
+// close-on-exec. Any it inherited without that flag reach the shim, which
+// marks them close-on-exec before it execs the command.
 func (r *execRunner) startChild() (*exec.Cmd, error) {
 	self, err := selfExecutable()
 	if err != nil {
