@@ -14,7 +14,7 @@ import (
 // privilege on Solaris and illumos, for the SMF service fmri.
 func SolarisRemedies(account, fmri string) []string {
 	return []string{
-		fmt.Sprintf("the helper lacks net_privaddr: give its SMF method credential the privilege with svccfg -s %s setprop start/privileges = astring: basic,net_privaddr && svcadm refresh %s", fmri, fmri),
+		fmt.Sprintf("the helper lacks net_privaddr: give its SMF method credential the privilege with svccfg -s %s setprop start/privileges = astring: basic,net_privaddr && svcadm refresh %s && svcadm restart %s", fmri, fmri, fmri),
 		fmt.Sprintf("or give the account the privilege by default: usermod -K defaultpriv=basic,net_privaddr %s", account),
 	}
 }
