@@ -192,6 +192,10 @@ func TestDaemonPeersByKernelIdentity(t *testing.T) {
 	if st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" {
 		t.Errorf("daemon NoNewPrivs %q Seccomp %q, want 1 and 2", st["NoNewPrivs"], st["Seccomp"])
 	}
+	var lock unix.Stat_t
+	if err := unix.Lstat(d.socket+".lock", &lock); err != nil || lock.Uid != daemonUID {
+		t.Errorf("lock file owner %d (%v), want %d so a daemon started as that user can reuse it", lock.Uid, err, daemonUID)
+	}
 	log := d.log.String()
 	if !strings.Contains(log, `"uid":4444,`) {
 		t.Errorf("daemon start event does not report uid 4444 (a system call the seccomp filter blocks returns -1):\n%s", log)
@@ -252,7 +256,12 @@ func TestDaemonSocketNeverWider(t *testing.T) {
 }
 
 func TestDaemonRestartAndSecondInstance(t *testing.T) {
-	ns, helper, d := daemonSetup(t, "")
+	// The connections that fill the backlog are accepted once the daemon
+	// runs again, so max_peers must leave room for them.
+	ns, helper, d := daemonSetup(t, `
+[limits]
+max_peers = 10000
+`)
 
 	// A second instance while the first is alive but stopped, with its
 	// backlog full: the lock refuses it, and the live socket stays.
@@ -420,8 +429,10 @@ burst = 5
 	if flood.Codes[uint16(protocol.CodeLimit)] == 0 {
 		t.Errorf("100 requests at once at 5 per second: no limit error, got %+v", flood)
 	}
-	if flood.Granted < 5 {
-		t.Errorf("the flooding peer got %d grants, want at least its burst of 5", flood.Granted)
+	// A port released and asked for again at once can meet the helper's
+	// own copy, not yet closed, so address-in-use counts with the grants.
+	if got := flood.Granted + flood.Codes[uint16(protocol.CodeAddrInUse)]; got < 5 {
+		t.Errorf("the flooding peer got %d grants or address-in-use, want at least its burst of 5: %+v", got, flood)
 	}
 	if !strings.Contains(d.log.String(), "request rate limit reached") {
 		t.Errorf("the flood was not rate-limited:\n%s", d.log.String())

@@ -47,6 +47,15 @@ func ListenDaemonSocket(cfg DaemonConfig) (*DaemonSocket, error) {
 	return &DaemonSocket{Listener: ln, Path: cfg.Socket, lock: lock}, nil
 }
 
+// GiveLockTo makes uid the owner of the lock file, so that a later daemon
+// started as that user, not as root, can open it.
+func (s *DaemonSocket) GiveLockTo(uid, gid int) error {
+	if err := s.lock.Chown(uid, gid); err != nil {
+		return fmt.Errorf("chown the lock file %s to %d:%d: %w", s.lock.Name(), uid, gid, err)
+	}
+	return nil
+}
+
 // Close closes the listener, removes the socket and releases the lock.
 func (s *DaemonSocket) Close() error {
 	err := s.Listener.Close()

@@ -235,6 +235,9 @@ func (s *Session) policyPath() string {
 	return s.Policy.Path
 }
 
+// TODO: the helper closes its copies only after sendmsg returns, so a client
+// that releases a socket and asks for the same port at once can get
+// EADDRINUSE.
 // send passes fds to the client in Grant frames of at most
 // protocol.MaxFDsPerFrame, closing each batch once it is sent, so the
 // helper keeps no copy. On a failed write it closes the rest too.

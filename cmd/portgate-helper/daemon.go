@@ -98,7 +98,10 @@ func startDaemon(log zerolog.Logger) (*helper.Daemon, *helper.DaemonSocket, erro
 	}
 	if asRoot {
 		if policy.Daemon.UID > 0 {
-			err = helper.SwitchUser(policy.Daemon.UID, policy.Daemon.GID)
+			err = sock.GiveLockTo(policy.Daemon.UID, policy.Daemon.GID)
+			if err == nil {
+				err = helper.SwitchUser(policy.Daemon.UID, policy.Daemon.GID)
+			}
 		} else {
 			log.Warn().Msg("running as root: set user in the [daemon] table of the policy to run as an unprivileged account")
 		}
