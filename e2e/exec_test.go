@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // childReport is the JSON that the activated test program sends.
@@ -272,5 +274,30 @@ func TestExecGrandchildAdoptsNothing(t *testing.T) {
 		if strings.HasPrefix(link, "socket:") {
 			t.Errorf("grandchild has socket %s at descriptor %d, want none", link, fd)
 		}
+	}
+}
+
+// TestExecChildEndsWithKilledServer kills the server with SIGKILL: its
+// exec child must end too and free the port, so that a new server can
+// bind it.
+func TestExecChildEndsWithKilledServer(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	prog := buildTool(t, "activated")
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	ns := newNetns(t)
+	config := execConfig("act", []string{prog}, "tcp://127.0.0.1:700")
+	srv := startServer(t, ns, nobodyUID, helper, config)
+	child := readReport(t, ns, "127.0.0.1:700").PID
+	// A child left behind would hold the test's output open.
+	t.Cleanup(func() { unix.Kill(child, unix.SIGKILL) })
+	if err := unix.Kill(srv.pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, srv.pid)
+	waitGone(t, child)
+	startServer(t, ns, nobodyUID, helper, config)
+	if r := readReport(t, ns, "127.0.0.1:700"); r.PID == child {
+		t.Errorf("port 700 is still served by the old child %d", child)
 	}
 }

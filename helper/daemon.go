@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -19,9 +20,15 @@ type Daemon struct {
 	Mechanism *Mechanism
 	Log       zerolog.Logger
 
+	// Path is the socket's path, for log messages.
+	Path string
+
 	policy atomic.Pointer[Policy]
 	active atomic.Int64
 	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[*net.UnixConn]struct{}
+	drops  denialLimiter
 }
 
 // NewDaemon returns a daemon serving ln with policy p.
@@ -46,30 +53,80 @@ func (d *Daemon) Reload(path string) error {
 		d.Log.Error().Err(err).Str("policy", path).Msg("reload failed, old policy kept")
 		return err
 	}
-	d.policy.Store(p)
+	if old := d.policy.Swap(p); old != nil && old.Daemon != p.Daemon {
+		d.Log.Warn().Str("policy", path).Msg("the [daemon] table changed; it applies only when the daemon restarts")
+	}
 	d.Log.Info().Str("policy", path).Int("rules", len(p.Rules)).Msg("policy reloaded")
 	return nil
 }
 
-// Serve accepts connections until the listener is closed, then waits for
-// the open sessions to end.
+// StopGrace is how long Serve lets open sessions finish after Close
+// before it closes their connections.
+const StopGrace = 2 * time.Second
+
+// Serve accepts connections until the listener is closed, then gives the
+// open sessions StopGrace to end and closes the rest. An accept error is
+// retried after a pause that doubles from 5 ms up to 1 s, so an error that
+// persists, such as too many open files, neither spins nor floods the log.
 func (d *Daemon) Serve() error {
+	var pause time.Duration
 	for {
 		c, err := d.Listener.AcceptUnix()
 		if errors.Is(err, net.ErrClosed) {
-			d.wg.Wait()
+			d.drain()
 			return nil
 		}
 		if err != nil {
-			d.Log.Error().Err(err).Msg("accept failed")
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			if pause == time.Second || pause == 5*time.Millisecond {
+				d.Log.Error().Err(err).Str("socket", d.Path).Dur("retry_in", pause).Msg("accept failed")
+			}
+			time.Sleep(pause)
 			continue
 		}
+		pause = 0
+		d.track(c, true)
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
+			defer d.track(c, false)
 			d.serveConn(c)
 		}()
 	}
+}
+
+func (d *Daemon) track(c *net.UnixConn, open bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conns == nil {
+		d.conns = map[*net.UnixConn]struct{}{}
+	}
+	if open {
+		d.conns[c] = struct{}{}
+	} else {
+		delete(d.conns, c)
+	}
+}
+
+// drain waits StopGrace for open sessions, then closes their connections.
+func (d *Daemon) drain() {
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(StopGrace):
+	}
+	d.mu.Lock()
+	d.Log.Info().Int("sessions", len(d.conns)).Msg("closing sessions still open at stop")
+	for c := range d.conns {
+		c.Close()
+	}
+	d.mu.Unlock()
+	<-done
 }
 
 func (d *Daemon) serveConn(c *net.UnixConn) {
@@ -83,7 +140,13 @@ func (d *Daemon) serveConn(c *net.UnixConn) {
 	limits := d.Policy().Limits
 	if n := d.active.Add(1); n > int64(limits.MaxPeers) {
 		d.active.Add(-1)
-		d.Log.Warn().Uint32("peer_uid", peer.UID).Int32("peer_pid", peer.PID).Int("max_peers", limits.MaxPeers).Msg("dropped client: too many peers")
+		// TODO: a single uid can take all max_peers slots; there is no per-uid share.
+		d.mu.Lock()
+		ev := d.drops.event(&d.Log, time.Now())
+		d.mu.Unlock()
+		if ev != nil {
+			ev.Uint32("peer_uid", peer.UID).Uint32("peer_gid", peer.GID).Int32("peer_pid", peer.PID).Int("max_peers", limits.MaxPeers).Msg("dropped client: too many peers")
+		}
 		conn.Write(&protocol.Error{Code: protocol.CodeLimit, Index: protocol.NoIndex,
 			Message: fmt.Sprintf("the helper already serves max_peers %d connections: retry later, or raise max_peers in [limits] of the policy", limits.MaxPeers)}, nil)
 		return

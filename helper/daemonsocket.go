@@ -47,20 +47,16 @@ func ListenDaemonSocket(cfg DaemonConfig) (*DaemonSocket, error) {
 	return &DaemonSocket{Listener: ln, Path: cfg.Socket, lock: lock}, nil
 }
 
-// GiveLockTo makes uid the owner of the lock file, so that a later daemon
-// started as that user, not as root, can open it.
-func (s *DaemonSocket) GiveLockTo(uid, gid int) error {
-	if err := s.lock.Chown(uid, gid); err != nil {
-		return fmt.Errorf("chown the lock file %s to %d:%d: %w", s.lock.Name(), uid, gid, err)
-	}
-	return nil
-}
-
 // Close closes the listener, removes the socket and releases the lock.
+// Once the daemon has confined itself it may not remove the socket; the
+// next daemon, holding the lock, removes it then.
 func (s *DaemonSocket) Close() error {
 	err := s.Listener.Close()
-	os.Remove(s.Path)
+	removeErr := os.Remove(s.Path)
 	s.lock.Close()
+	if removeErr != nil {
+		return fmt.Errorf("socket %s left behind for the next start to remove: %w", s.Path, removeErr)
+	}
 	return err
 }
 
@@ -78,12 +74,43 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("socket directory %s is not a directory", dir)
 	}
 	if st.Mode&0o022 != 0 {
+		if st.Mode&unix.S_ISVTX != 0 {
+			return fmt.Errorf("socket directory %s is shared (mode %#o), so another user could take the socket's name: put the socket in a directory of its own, such as %s", dir, st.Mode&0o7777, filepath.Dir(DefaultDaemonSocket))
+		}
 		return fmt.Errorf("socket directory %s has mode %#o and is writable by group or others, so another user could replace the socket: run chmod go-w %s", dir, st.Mode&0o7777, dir)
 	}
 	if int(st.Uid) != os.Geteuid() && st.Uid != 0 {
 		return fmt.Errorf("socket directory %s is owned by uid %d, neither root nor this daemon's uid %d: run chown %d %s", dir, st.Uid, os.Geteuid(), os.Geteuid(), dir)
 	}
-	return nil
+	return checkAncestors(filepath.Dir(dir))
+}
+
+// checkAncestors checks every directory above the socket's: each must be
+// a real directory, not a symlink, owned by root or by this daemon, and
+// writable by no one else unless it has the sticky bit, as /tmp does.
+// Otherwise its owner could move the socket's directory aside and put
+// another socket in its place.
+func checkAncestors(dir string) error {
+	for {
+		var st unix.Stat_t
+		if err := unix.Lstat(dir, &st); err != nil {
+			return fmt.Errorf("check directory %s above the socket: %w", dir, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("%s above the socket is not a directory (a symlink?): give the socket a path without symlinks", dir)
+		}
+		if int(st.Uid) != os.Geteuid() && st.Uid != 0 {
+			return fmt.Errorf("directory %s above the socket is owned by uid %d, who could replace the socket's directory: use a path owned by root", dir, st.Uid)
+		}
+		if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			return fmt.Errorf("directory %s above the socket has mode %#o and is writable by group or others: run chmod go-w %s", dir, st.Mode&0o7777, dir)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
 }
 
 // acquireLock takes an exclusive lock on path without waiting and writes
@@ -119,9 +146,15 @@ func bindSocket(cfg DaemonConfig, dir string) (*net.UnixListener, error) {
 	if err := unix.Lstat(cfg.Socket, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return nil, fmt.Errorf("%s exists and is not a socket: remove it or choose another socket path in [daemon]", cfg.Socket)
 	}
+	// sun_path holds 108 bytes on Linux and 104 on the BSDs; the socket is
+	// first bound at a temporary name 18 bytes longer than the directory.
+	const maxSunPath = 104
+	if len(dir)+18 >= maxSunPath || len(cfg.Socket) >= maxSunPath {
+		return nil, fmt.Errorf("socket path %s is too long: its directory may have at most %d bytes, it has %d: choose a shorter path in [daemon]", cfg.Socket, maxSunPath-19, len(dir))
+	}
 	private, err := os.MkdirTemp(dir, ".bind-")
 	if err != nil {
-		return nil, fmt.Errorf("create private directory in %s: %w", dir, err)
+		return nil, fmt.Errorf("create private directory in %s: %w: the daemon's uid %d must be able to write there: run chown %d %s", dir, err, os.Geteuid(), os.Geteuid(), dir)
 	}
 	defer os.RemoveAll(private)
 	tmp := filepath.Join(private, "s")

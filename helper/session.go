@@ -34,6 +34,7 @@ type Session struct {
 
 	limiter *rateLimiter
 	granted int
+	bad     int
 	denials denialLimiter
 }
 
@@ -74,7 +75,12 @@ func (s *Session) Serve() error {
 			return fmt.Errorf("read request: %w", err)
 		}
 		if err != nil {
-			s.Log.Warn().Err(err).Msg("malformed request")
+			if s.badMessage() {
+				return errors.New("too many bad messages")
+			}
+			if ev := s.denials.event(&s.Log, time.Now()); ev != nil {
+				ev.Err(err).Msg("malformed request")
+			}
 			if werr := s.reply(&protocol.Error{Code: protocol.CodeInvalid, Index: protocol.NoIndex, Message: err.Error()}); werr != nil {
 				return werr
 			}
@@ -82,7 +88,12 @@ func (s *Session) Serve() error {
 		}
 		if len(fds) > 0 {
 			protocol.CloseAll(fds)
-			s.Log.Warn().Int("descriptors", len(fds)).Msg("closed descriptors sent by the client")
+			if s.badMessage() {
+				return errors.New("too many bad messages")
+			}
+			if ev := s.denials.event(&s.Log, time.Now()); ev != nil {
+				ev.Int("descriptors", len(fds)).Msg("closed descriptors sent by the client")
+			}
 			if werr := s.reply(&protocol.Error{ID: requestID(m), Code: protocol.CodeInvalid, Index: protocol.NoIndex,
 				Message: fmt.Sprintf("the helper accepts no descriptors: closed the %d sent with this request", len(fds))}); werr != nil {
 				return werr
@@ -93,6 +104,21 @@ func (s *Session) Serve() error {
 			return err
 		}
 	}
+}
+
+// maxBadMessages is how many malformed or unexpected messages one
+// connection may send before the helper hangs up on it.
+const maxBadMessages = 100
+
+// badMessage counts one bad message and reports whether the connection
+// has now sent too many; it then logs the drop.
+func (s *Session) badMessage() bool {
+	s.bad++
+	if s.bad <= maxBadMessages {
+		return false
+	}
+	s.Log.Warn().Int("bad_messages", s.bad).Msg("dropped client: too many bad messages")
+	return true
 }
 
 // limits returns the policy's limits, with defaults for a Policy built
@@ -124,6 +150,9 @@ func (s *Session) handshake() error {
 	defer s.Conn.SetDeadline(time.Time{})
 	m, fds, err := s.Conn.Read()
 	if err != nil {
+		if !errors.Is(err, protocol.ErrClosed) {
+			s.reply(&protocol.Error{Code: protocol.CodeInvalid, Index: protocol.NoIndex, Message: "expected Hello: " + err.Error()})
+		}
 		return fmt.Errorf("read Hello: %w", err)
 	}
 	protocol.CloseAll(fds)
@@ -150,7 +179,12 @@ func (s *Session) handshake() error {
 func (s *Session) handle(m protocol.Message) error {
 	r, ok := m.(*protocol.BindRequest)
 	if !ok {
-		s.Log.Warn().Uint8("type", uint8(m.Type())).Msg("unexpected message")
+		if s.badMessage() {
+			return errors.New("too many bad messages")
+		}
+		if ev := s.denials.event(&s.Log, time.Now()); ev != nil {
+			ev.Uint8("type", uint8(m.Type())).Msg("unexpected message")
+		}
 		return s.reply(&protocol.Error{Code: protocol.CodeInvalid, Index: protocol.NoIndex,
 			Message: fmt.Sprintf("unexpected message type %d: the helper answers only BindRequest after the handshake", m.Type())})
 	}

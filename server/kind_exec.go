@@ -134,9 +134,7 @@ func (r *execRunner) startChild() (*exec.Cmd, error) {
 	cmd.Env = childEnv(len(r.files), r.info.Config.Name)
 	cmd.ExtraFiles = r.files
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	// TODO: a child outlives a server killed with SIGKILL and keeps its
-	// sockets; Linux's PR_SET_PDEATHSIG could end it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childProcAttr()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopping {

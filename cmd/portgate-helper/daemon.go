@@ -52,7 +52,10 @@ func runDaemon(args []string) int {
 	}
 	defer sock.Close()
 	policyDir := filepath.Dir(helper.PolicyPath)
-	confine(log, existing(policyDir, "/etc/passwd", "/etc/group"))
+	// /etc as a whole, not /etc/passwd and /etc/group: tools such as
+	// useradd replace those files by rename, and a Landlock rule follows the
+	// old file. File modes still keep /etc/shadow from the daemon's user.
+	confine(log, existing(policyDir, "/etc"))
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -98,10 +101,7 @@ func startDaemon(log zerolog.Logger) (*helper.Daemon, *helper.DaemonSocket, erro
 	}
 	if asRoot {
 		if policy.Daemon.UID > 0 {
-			err = sock.GiveLockTo(policy.Daemon.UID, policy.Daemon.GID)
-			if err == nil {
-				err = helper.SwitchUser(policy.Daemon.UID, policy.Daemon.GID)
-			}
+			err = helper.SwitchUser(policy.Daemon.UID, policy.Daemon.GID)
 		} else {
 			log.Warn().Msg("running as root: set user in the [daemon] table of the policy to run as an unprivileged account")
 		}
@@ -114,7 +114,9 @@ func startDaemon(log zerolog.Logger) (*helper.Daemon, *helper.DaemonSocket, erro
 		}
 	}
 	logMechanism(log, mech)
-	return helper.NewDaemon(sock.Listener, policy, mech, log), sock, nil
+	d := helper.NewDaemon(sock.Listener, policy, mech, log)
+	d.Path = sock.Path
+	return d, sock, nil
 }
 
 // existing returns the paths that exist, for Landlock rules.
