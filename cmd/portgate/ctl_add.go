@@ -35,7 +35,7 @@ func serviceFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the service from TOML `FILE`; - reads standard input"},
 		&cli.StringFlag{Name: "name", Usage: "service `NAME`"},
-		&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http, echo or proxy"},
+		&cli.StringFlag{Name: "kind", Usage: "service `KIND`: http, echo, proxy or exec (an exec command needs --file)"},
 		&cli.StringSliceFlag{Name: "listen", Usage: "listen `URL` such as tcp://:80; repeat for more"},
 		&cli.StringFlag{Name: "root", Usage: "`DIR` that an http service serves"},
 		&cli.StringFlag{Name: "backend", Usage: "`HOST:PORT` that a proxy service relays to"},
