@@ -383,8 +383,10 @@ max_sockets_per_peer = 1000000
 			t.Errorf("peer %d: %d granted and %d failed (%s), want %d and 0", p, r.Granted, r.Failed, r.Error, 2*rounds)
 		}
 	}
-	if fds := settledFDs(t, d.pid, fdsBefore); fds != fdsBefore {
-		t.Errorf("daemon descriptors: %d after 10,000 grants, want %d", fds, fdsBefore)
+	// The baseline may still count a connection of the first round that is
+	// closing, so only growth counts as a leak.
+	if fds := settledFDs(t, d.pid, fdsBefore); fds > fdsBefore {
+		t.Errorf("daemon descriptors: %d after 10,000 grants, want at most %d", fds, fdsBefore)
 	}
 	rssAfter := rssKiB(t, d.pid)
 	t.Logf("daemon RSS %d KiB before, %d KiB after 10,000 grants", rssBefore, rssAfter)

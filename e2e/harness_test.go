@@ -224,6 +224,13 @@ func newNetns(t *testing.T) *netns {
 		t.Fatalf("namespace holder %d is in %q, the host's namespace is %q: refusing to configure the host", ns.pid, theirs, hostNetns)
 	}
 	ns.run("ip", "link", "set", "lo", "up")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(ns.run("ip", "-4", "addr", "show", "dev", "lo"), "127.0.0.1/8") {
+		if time.Now().After(deadline) {
+			t.Fatal("127.0.0.1 did not appear on lo within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	// The kernel adds ::1 to lo when the link comes up, but not always at
 	// once; after a second the test adds it itself.
 	added := false

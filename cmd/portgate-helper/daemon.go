@@ -40,6 +40,9 @@ func runDaemon(args []string) int {
 		fmt.Fprintf(os.Stderr, "portgate-helper: invalid --log-level %q: %v\n", *level, err)
 		return 2
 	}
+	if stray := helper.CloseStrayDescriptors(-1); len(stray) > 0 {
+		log.Warn().Ints("fds", stray).Msg("closed descriptors inherited by accident")
+	}
 	if err := helper.RefuseSetuid(); err != nil {
 		log.Error().Err(err).Msg("helper cannot start")
 		return 1

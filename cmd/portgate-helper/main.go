@@ -81,6 +81,9 @@ func runChild(args []string) int {
 	level := fs.String("log-level", "info", "log `level`: trace, debug, info, warn or error")
 	fs.Parse(args)
 
+	// Descriptors the server itself inherited without close-on-exec would
+	// otherwise sit in the privileged process.
+	stray := helper.CloseStrayDescriptors(*fd)
 	// Privileges go first, before the helper reads anything a caller chose.
 	mech, privErr := helper.DropPrivileges()
 
@@ -95,6 +98,9 @@ func runChild(args []string) int {
 		return 1
 	}
 	defer conn.Close()
+	if len(stray) > 0 {
+		log.Warn().Ints("fds", stray).Msg("closed descriptors inherited by accident")
+	}
 	if privErr != nil {
 		return fail(log, conn, privErr)
 	}
