@@ -123,3 +123,47 @@ func TestDaemonDropsBadMessageFlood(t *testing.T) {
 		t.Errorf("%d unexpected-message events logged one by one, want at most 10", n)
 	}
 }
+
+func TestDaemonMaxPeersPerUID(t *testing.T) {
+	ns, _, d := daemonSetup(t, `
+[limits]
+max_peers_per_uid = 2
+`)
+	dialDaemon(t, d)
+	dialDaemon(t, d)
+	c, err := net.DialTimeout("unix", d.socket, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := protocol.NewConn(c.(*net.UnixConn))
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if e := readError(t, conn); e.Code != protocol.CodeLimit || !strings.Contains(e.Message, "uid 0 already holds max_peers_per_uid 2") {
+		t.Errorf("third connection of uid 0: %s %q, want a per-uid limit error", e.Code, e.Message)
+	}
+	if rs := daemonClient(t, ns, d, nobodyUID, "tcp://127.0.0.1:80"); len(rs) != 1 || !rs[0].OK {
+		t.Errorf("another uid while uid 0 is at its limit: %+v, want a grant", rs)
+	}
+}
+
+func TestDaemonFrameTimeout(t *testing.T) {
+	_, _, d := daemonSetup(t, `
+[limits]
+frame_timeout = "300ms"
+`)
+	conn := dialDaemon(t, d)
+	// A header announcing 50 bytes, then 5 of them, then nothing.
+	conn.UnixConn().Write([]byte{0, 0, 0, 50, 3, 0, 0, 0, 1})
+	start := time.Now()
+	for {
+		if _, _, err := conn.Read(); err != nil {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the daemon kept a half-sent frame open for 5s")
+		}
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("half-sent frame closed after %s, want about 300ms", took)
+	}
+}

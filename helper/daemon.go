@@ -29,6 +29,7 @@ type Daemon struct {
 	mu     sync.Mutex
 	conns  map[*net.UnixConn]struct{}
 	drops  denialLimiter
+	perUID map[uint32]int
 }
 
 // NewDaemon returns a daemon serving ln with policy p.
@@ -140,7 +141,6 @@ func (d *Daemon) serveConn(c *net.UnixConn) {
 	limits := d.Policy().Limits
 	if n := d.active.Add(1); n > int64(limits.MaxPeers) {
 		d.active.Add(-1)
-		// TODO: a single uid can take all max_peers slots; there is no per-uid share.
 		d.mu.Lock()
 		ev := d.drops.event(&d.Log, time.Now())
 		d.mu.Unlock()
@@ -152,6 +152,19 @@ func (d *Daemon) serveConn(c *net.UnixConn) {
 		return
 	}
 	defer d.active.Add(-1)
+	if !d.takeUIDSlot(peer.UID, limits.MaxPeersPerUID) {
+		d.mu.Lock()
+		ev := d.drops.event(&d.Log, time.Now())
+		d.mu.Unlock()
+		if ev != nil {
+			ev.Uint32("peer_uid", peer.UID).Uint32("peer_gid", peer.GID).Int32("peer_pid", peer.PID).Int("max_peers_per_uid", limits.MaxPeersPerUID).Msg("dropped client: too many connections of this uid")
+		}
+		conn.Write(&protocol.Error{Code: protocol.CodeLimit, Index: protocol.NoIndex,
+			Message: fmt.Sprintf("uid %d already holds max_peers_per_uid %d connections: close one, or raise max_peers_per_uid in [limits] of the policy", peer.UID, limits.MaxPeersPerUID)}, nil)
+		return
+	}
+	defer d.releaseUIDSlot(peer.UID)
+	conn.SetFrameTimeout(limits.FrameTimeout)
 	s := &Session{
 		Conn:          conn,
 		Peer:          peer,
@@ -163,6 +176,28 @@ func (d *Daemon) serveConn(c *net.UnixConn) {
 	}
 	if err := s.Serve(); err != nil {
 		s.Log.Warn().Err(err).Msg("session ended")
+	}
+}
+
+// takeUIDSlot counts one more connection of uid, unless uid holds max.
+func (d *Daemon) takeUIDSlot(uid uint32, max int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.perUID == nil {
+		d.perUID = map[uint32]int{}
+	}
+	if max > 0 && d.perUID[uid] >= max {
+		return false
+	}
+	d.perUID[uid]++
+	return true
+}
+
+func (d *Daemon) releaseUIDSlot(uid uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.perUID[uid]--; d.perUID[uid] <= 0 {
+		delete(d.perUID, uid)
 	}
 }
 

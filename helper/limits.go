@@ -20,6 +20,12 @@ type Limits struct {
 	MaxPeers int
 	// IdleTimeout closes a daemon connection that sends nothing for this long.
 	IdleTimeout time.Duration
+	// MaxPeersPerUID bounds the connections of one uid, so that one user
+	// cannot take every MaxPeers slot.
+	MaxPeersPerUID int
+	// FrameTimeout closes a connection that starts a frame and does not
+	// finish it within this time.
+	FrameTimeout time.Duration
 }
 
 // DefaultLimits are the limits of a policy without a [limits] table.
@@ -29,6 +35,8 @@ var DefaultLimits = Limits{
 	MaxSocketsPerPeer: 4096,
 	MaxPeers:          64,
 	IdleTimeout:       5 * time.Minute,
+	MaxPeersPerUID:    16,
+	FrameTimeout:      10 * time.Second,
 }
 
 // LimitsHelp lists the [limits] keys with their defaults and units, for
@@ -39,8 +47,10 @@ func LimitsHelp() string {
   burst                requests a connection may send at once (default %d)
   max_sockets_per_peer sockets granted over one connection (default %d)
   max_peers            connections a daemon serves at once (default %d)
-  idle_timeout         close a daemon connection idle this long (default %q)`,
-		d.RequestsPerSecond, d.Burst, d.MaxSocketsPerPeer, d.MaxPeers, d.IdleTimeout.String())
+  idle_timeout         close a daemon connection idle this long (default %q)
+  max_peers_per_uid    connections one uid may hold at once (default %d)
+  frame_timeout        close a connection that leaves a frame unfinished this long (default %q)`,
+		d.RequestsPerSecond, d.Burst, d.MaxSocketsPerPeer, d.MaxPeers, d.IdleTimeout.String(), d.MaxPeersPerUID, d.FrameTimeout.String())
 }
 
 type limitsFile struct {
@@ -49,6 +59,8 @@ type limitsFile struct {
 	MaxSocketsPerPeer *int     `toml:"max_sockets_per_peer"`
 	MaxPeers          *int     `toml:"max_peers"`
 	IdleTimeout       *string  `toml:"idle_timeout"`
+	MaxPeersPerUID    *int     `toml:"max_peers_per_uid"`
+	FrameTimeout      *string  `toml:"frame_timeout"`
 }
 
 func (f *limitsFile) compile() (Limits, error) {
@@ -66,7 +78,7 @@ func (f *limitsFile) compile() (Limits, error) {
 		name string
 		in   *int
 		out  *int
-	}{{"burst", f.Burst, &l.Burst}, {"max_sockets_per_peer", f.MaxSocketsPerPeer, &l.MaxSocketsPerPeer}, {"max_peers", f.MaxPeers, &l.MaxPeers}} {
+	}{{"burst", f.Burst, &l.Burst}, {"max_sockets_per_peer", f.MaxSocketsPerPeer, &l.MaxSocketsPerPeer}, {"max_peers", f.MaxPeers, &l.MaxPeers}, {"max_peers_per_uid", f.MaxPeersPerUID, &l.MaxPeersPerUID}} {
 		if v.in == nil {
 			continue
 		}
@@ -75,12 +87,19 @@ func (f *limitsFile) compile() (Limits, error) {
 		}
 		*v.out = *v.in
 	}
-	if f.IdleTimeout != nil {
-		d, err := time.ParseDuration(*f.IdleTimeout)
-		if err != nil || d <= 0 {
-			return l, fmt.Errorf("limits: idle_timeout %q: want a positive duration such as \"5m\"", *f.IdleTimeout)
+	for _, v := range []struct {
+		name string
+		in   *string
+		out  *time.Duration
+	}{{"idle_timeout", f.IdleTimeout, &l.IdleTimeout}, {"frame_timeout", f.FrameTimeout, &l.FrameTimeout}} {
+		if v.in == nil {
+			continue
 		}
-		l.IdleTimeout = d
+		d, err := time.ParseDuration(*v.in)
+		if err != nil || d <= 0 {
+			return l, fmt.Errorf("limits: %s %q: want a positive duration such as \"5m\" or \"10s\"", v.name, *v.in)
+		}
+		*v.out = d
 	}
 	return l, nil
 }

@@ -29,6 +29,10 @@ type Conn struct {
 	// use 1 to read a frame one byte at a time.
 	readChunk int
 	oob       []byte
+	// deadline is the last deadline set through SetDeadline, which Read
+	// restores after tightening it for the rest of a started frame.
+	deadline     time.Time
+	frameTimeout time.Duration
 }
 
 // NewConn wraps uc. The Conn owns uc from then on: Close closes it.
@@ -43,7 +47,15 @@ func (c *Conn) Close() error { return c.uc.Close() }
 func (c *Conn) UnixConn() *net.UnixConn { return c.uc }
 
 // SetDeadline sets the read and write deadline of the socket.
-func (c *Conn) SetDeadline(t time.Time) error { return c.uc.SetDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.deadline = t
+	return c.uc.SetDeadline(t)
+}
+
+// SetFrameTimeout bounds how long Read waits for the rest of a frame once
+// its header has arrived; 0 means no bound beyond the deadline. It stops a
+// peer from holding a connection with a frame it never finishes.
+func (c *Conn) SetFrameTimeout(d time.Duration) { c.frameTimeout = d }
 
 // Write sends m as one frame. When fds is not empty they travel in one
 // SCM_RIGHTS message of the same sendmsg call. The caller keeps ownership
@@ -103,6 +115,12 @@ func (c *Conn) Read() (Message, []int, error) {
 		return fail(fmt.Errorf("%w: frame length %d, want 1 to %d", ErrFrame, n, MaxFrameSize))
 	}
 	body := make([]byte, n)
+	if c.frameTimeout > 0 {
+		if d := time.Now().Add(c.frameTimeout); c.deadline.IsZero() || d.Before(c.deadline) {
+			c.uc.SetReadDeadline(d)
+			defer c.uc.SetReadDeadline(c.deadline)
+		}
+	}
 	bodyCtlErr, err := c.readFull(body, &fds)
 	if errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("%w: %w", ErrFrame, io.ErrUnexpectedEOF)
