@@ -29,7 +29,7 @@ type DaemonSocket struct {
 // may remove a stale socket. The socket is bound inside a private
 // directory (mode 0700), given its mode and owner there, and only then
 // renamed into place, so it never exists at its path with wider
-// permissions than cfg asks for.
+// permissions than cfg sets.
 func ListenDaemonSocket(cfg DaemonConfig) (*DaemonSocket, error) {
 	dir := filepath.Dir(cfg.Socket)
 	if err := ensureDir(dir); err != nil {

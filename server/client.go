@@ -89,8 +89,8 @@ func ListenPacket(ctx context.Context, network, address string) (net.PacketConn,
 }
 
 // Listen returns a listener for network "tcp", "tcp4" or "tcp6" on
-// address ("host:port"). It binds directly first. When the kernel answers
-// EACCES or EPERM it asks the helper. The outcomes:
+// address ("host:port"). It binds directly first. When the kernel returns
+// EACCES or EPERM, it sends a request to the helper. The outcomes:
 //   - granted, directly or by the helper: a listener, nil;
 //   - denied by the helper's policy: an error matching protocol.CodeDenied;
 //   - the helper holds no privilege: an error matching protocol.CodeNoPrivilege
@@ -378,7 +378,7 @@ func (c *Client) exchange(ctx context.Context, id uint32, specs []protocol.BindS
 			case int(m.Total) != len(specs):
 				return fail(fmt.Errorf("helper grant names %d sockets, the request had %d", m.Total, len(specs)))
 			case len(fds) != int(m.Count):
-				return fail(fmt.Errorf("helper grant carries %d descriptors, its header says %d", len(fds), m.Count))
+				return fail(fmt.Errorf("helper grant carries %d descriptors, but its header declares %d", len(fds), m.Count))
 			case int(m.First)+len(fds) != len(got):
 				return fail(fmt.Errorf("helper grant starts at socket %d, want %d", m.First, len(got)-len(fds)))
 			}

@@ -125,7 +125,7 @@ func TestClientAgainstMisbehavingHelper(t *testing.T) {
 	}{
 		{"exit before welcome", "exit-before-welcome", 1, "helper closed connection"},
 		{"exit before reply", "exit-before-reply", 1, "helper closed connection"},
-		{"grant without its socket", "grant-without-fd", 1, "carries 0 descriptors, its header says 1"},
+		{"grant without its socket", "grant-without-fd", 1, "carries 0 descriptors, but its header declares 1"},
 		{"error carrying descriptors", "error-with-fds", 1, "fake denial"},
 		{"first batch then exit", "first-batch-then-exit", 130, "helper closed connection"},
 		{"batch out of order", "batch-out-of-order", 130, "starts at socket 128, want 64"},
