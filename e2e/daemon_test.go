@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/portgate/portgate/e2e/pgclient/report"
 	"github.com/portgate/portgate/protocol"
 )
 
@@ -129,12 +130,7 @@ func daemonClient(t *testing.T, ns *netns, d *helperDaemon, uid int, args ...str
 }
 
 // churnSummary is the line pgclient -repeat prints.
-type churnSummary struct {
-	Granted int            `json:"granted"`
-	Failed  int            `json:"failed"`
-	Codes   map[uint16]int `json:"codes"`
-	Error   string         `json:"error"`
-}
+type churnSummary = report.Churn
 
 // daemonChurn runs pgclient -repeat n against d and returns its summary.
 func daemonChurn(t *testing.T, ns *netns, d *helperDaemon, n int, urls ...string) churnSummary {

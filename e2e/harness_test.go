@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/portgate/portgate/e2e/pgclient/report"
 )
 
 // Unprivileged identities the tests run as. 65534 is nobody on Debian;
@@ -473,17 +475,7 @@ func openFDs(t *testing.T, pid int) int {
 }
 
 // clientResult is one line of pgclient output.
-type clientResult struct {
-	Endpoints  []string `json:"endpoints"`
-	OK         bool     `json:"ok"`
-	Error      string   `json:"error"`
-	Code       uint16   `json:"code"`
-	Local      []string `json:"local"`
-	FromHelper []bool   `json:"from_helper"`
-	HelperPID  int      `json:"helper_pid"`
-	OpenFDs    int      `json:"open_fds"`
-	Echo       string   `json:"echo"`
-}
+type clientResult = report.Result
 
 // runClient runs pgclient as uid in ns and returns its results.
 func runClient(t *testing.T, ns *netns, uid int, args ...string) []clientResult {

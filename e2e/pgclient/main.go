@@ -18,21 +18,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/portgate/portgate/e2e/pgclient/report"
 	"github.com/portgate/portgate/protocol"
 	"github.com/portgate/portgate/server"
 )
-
-type result struct {
-	Endpoints  []string `json:"endpoints"`
-	OK         bool     `json:"ok"`
-	Error      string   `json:"error,omitempty"`
-	Code       uint16   `json:"code,omitempty"`
-	Local      []string `json:"local,omitempty"`
-	FromHelper []bool   `json:"from_helper,omitempty"`
-	HelperPID  int      `json:"helper_pid"`
-	OpenFDs    int      `json:"open_fds"`
-	Echo       string   `json:"echo,omitempty"`
-}
 
 func main() {
 	helperPath := flag.String("helper", "", "portgate-helper path")
@@ -72,7 +61,7 @@ func main() {
 		if i > 0 && *pause != "" {
 			waitGone(*pause)
 		}
-		r := result{}
+		r := report.Result{}
 		for _, e := range b {
 			r.Endpoints = append(r.Endpoints, e.String())
 		}
@@ -155,18 +144,9 @@ func echoAll(socks []server.Socket) string {
 	return out
 }
 
-// churnResult summarizes -repeat.
-type churnResult struct {
-	Granted int            `json:"granted"`
-	Failed  int            `json:"failed"`
-	Codes   map[uint16]int `json:"codes"`
-	Error   string         `json:"error,omitempty"`
-	OpenFDs int            `json:"open_fds"`
-}
-
 // churn acquires and closes every batch n times over one connection.
-func churn(c *server.Client, batches [][]server.Endpoint, n int) churnResult {
-	r := churnResult{Codes: map[uint16]int{}}
+func churn(c *server.Client, batches [][]server.Endpoint, n int) report.Churn {
+	r := report.Churn{Codes: map[uint16]int{}}
 	deadline := time.Now().Add(5 * time.Minute)
 	for i := 0; i < n && time.Now().Before(deadline); i++ {
 		for _, b := range batches {
