@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,9 +17,10 @@ import (
 // and services come and go, opening and closing descriptors. A wrapper
 // that closed its descriptor twice, or a finalizer that closed a number
 // now reused, would break a listener: every request must succeed and no
-// EBADF may appear.
+// EBADF may appear. The churn runs for soakDuration.
 func TestAdoptedSocketsSurviveGC(t *testing.T) {
 	requireRoot(t)
+	soak := soakDuration(t)
 	writePolicy(t, basePolicy)
 	helper := installHelper(t, "cap_net_bind_service=+ep")
 	ns := newNetns(t)
@@ -54,7 +56,9 @@ listen = ["tcp://127.0.0.1:703", "tcp://127.0.0.1:704", "tcp://127.0.0.1:705"]
 		go func() {
 			defer wg.Done()
 			addr := fmt.Sprintf("127.0.0.1:%d", port)
-			for i := 0; i < 5000; i++ {
+			// At most 1,000 echoes a second per listener, and no more
+			// than the soak time.
+			for i := 0; i < 1000*int(soak.Seconds()+1); i++ {
 				select {
 				case <-stop:
 					return
@@ -71,7 +75,7 @@ listen = ["tcp://127.0.0.1:703", "tcp://127.0.0.1:704", "tcp://127.0.0.1:705"]
 		}()
 	}
 	// Churn descriptors in the server for a bounded time.
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+	for end := time.Now().Add(soak); time.Now().Before(end); {
 		m.mustCtl(t, "add", "--name", "churn", "--kind", "echo", "--listen", "tcp://127.0.0.1:706", "--listen", "udp://127.0.0.1:706")
 		m.mustCtl(t, "remove", "churn")
 	}
@@ -81,7 +85,7 @@ listen = ["tcp://127.0.0.1:703", "tcp://127.0.0.1:704", "tcp://127.0.0.1:705"]
 	if failed.Load() != 0 {
 		t.Errorf("%d echoes failed, want 0; first: %v", failed.Load(), firstErr.Load())
 	}
-	if ok.Load() < 600 {
+	if ok.Load() < 60*int64(soak.Seconds()) {
 		t.Errorf("only %d echoes succeeded, want a steady load on all six listeners", ok.Load())
 	}
 	log := srv.log.String()
@@ -93,4 +97,21 @@ listen = ["tcp://127.0.0.1:703", "tcp://127.0.0.1:704", "tcp://127.0.0.1:705"]
 	if n := strings.Count(log, `"inherited socket adopted"`); n != 3 {
 		t.Errorf("adopted %d sockets, want 3", n)
 	}
+}
+
+// soakDuration is how long the long-running tests churn: PORTGATE_SOAK
+// (a Go duration) when set, three minutes when CI=true, else ten seconds.
+func soakDuration(t *testing.T) time.Duration {
+	t.Helper()
+	if v := os.Getenv("PORTGATE_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Hour {
+			t.Fatalf("PORTGATE_SOAK=%q: want a duration such as 3m, at most 1h", v)
+		}
+		return d
+	}
+	if os.Getenv("CI") == "true" {
+		return 3 * time.Minute
+	}
+	return 10 * time.Second
 }

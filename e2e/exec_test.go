@@ -24,6 +24,7 @@ type childReport struct {
 	OpenFDs     map[int]string `json:"open_fds"`
 	Grandchild  *childReport   `json:"grandchild"`
 	Adopted     int            `json:"adopted"`
+	Variables   []string       `json:"variables"`
 }
 
 // readReport connects to addr, retrying for up to 10s while the child

@@ -272,6 +272,9 @@ func (ns *netns) commandGroups(uid int, groups []int, name string, args ...strin
 	argv = append(argv, name)
 	argv = append(argv, args...)
 	cmd := exec.Command("nsenter", argv...)
+	// A process left behind that holds the output pipes must not make
+	// Wait hang: the test that left it fails on its own assertions.
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"STATE_DIRECTORY=" + ns.stateDir, "RUNTIME_DIRECTORY=" + ns.stateDir}
 	return cmd

@@ -85,3 +85,50 @@ func TestNotifyReadyAndGracefulStop(t *testing.T) {
 		t.Error("log lacks \"server stopped\"")
 	}
 }
+
+// TestNotifyFollowsUpgrades runs the server under a NOTIFY_SOCKET and
+// upgrades it twice with SIGUSR2. The service manager must hear of each
+// new main process: from the first process about the second, and from the
+// second, itself a successor, about the third.
+func TestNotifyFollowsUpgrades(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	notifyPath := filepath.Join(publicDir(t), "notify")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	os.Chmod(notifyPath, 0o777)
+	next := func() string {
+		t.Helper()
+		notify.SetReadDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 256)
+		n, err := notify.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v", err)
+		}
+		return string(buf[:n])
+	}
+
+	argv := append([]string{"env", "NOTIFY_SOCKET=" + notifyPath}, serveArgv(t, helper, echoConfig(map[string]int{"a": 700}))...)
+	srv, err := startParent(t, ns, argv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := next(), fmt.Sprintf("READY=1\nMAINPID=%d", srv.pid); got != want {
+		t.Errorf("first notification %q, want %q", got, want)
+	}
+	pid := srv.pid
+	for gen := 2; gen <= 3; gen++ {
+		pid = upgradeOnce(t, srv, pid)
+		if got, want := next(), fmt.Sprintf("MAINPID=%d\nREADY=1", pid); got != want {
+			t.Errorf("generation %d: notification %q, want %q", gen, got, want)
+		}
+		if got, err := echoVia(ns, "127.0.0.1:700", "up"); err != nil || got != "up" {
+			t.Errorf("generation %d: echo: got %q, %v", gen, got, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,13 +81,7 @@ func TestReloadMarkAndSweep(t *testing.T) {
 	if err := unix.Kill(srv.pid, unix.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(srv.log.String(), `"config reloaded"`) {
-		if time.Now().After(deadline) {
-			t.Fatal("no \"config reloaded\" in the log within 10s of SIGHUP")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitServerLog(t, srv, `"config reloaded"`)
 	if !logHas(srv.log.String(), `"kept":1,"changed":1,"added":1,"removed":1`) {
 		t.Error("reload log does not count 1 kept, 1 changed, 1 added, 1 removed")
 	}
@@ -116,14 +111,62 @@ func TestReloadMarkAndSweep(t *testing.T) {
 	// A config that does not parse changes nothing.
 	os.WriteFile(path, []byte("[[service]\n"), 0o644)
 	unix.Kill(srv.pid, unix.SIGHUP)
-	deadline = time.Now().Add(10 * time.Second)
-	for !strings.Contains(srv.log.String(), `"reload failed"`) {
-		if time.Now().After(deadline) {
-			t.Fatal("no \"reload failed\" in the log within 10s of SIGHUP with a broken config")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitServerLog(t, srv, `"reload failed"`)
 	if got, err := echoVia(ns, "127.0.0.1:703", "still"); err != nil || got != "still" {
 		t.Errorf("echo on 703 after a failed reload: got %q, %v", got, err)
+	}
+}
+
+// TestReloadKeepsManagerUntilUpgrade moves the [manager] socket and
+// services file in the config and sends SIGHUP: the running Local Manager
+// must stay where it is, still write the services file it started with,
+// and say so in the log. An upgrade with SIGUSR2 then moves it.
+func TestReloadKeepsManagerUntilUpgrade(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	m := startManaged(t, ns, helper, "", echoConfig(map[string]int{"a": 700}))
+	path := configPathOf(t, m.pid)
+	moved := &managed{server: m.server, ns: ns, dir: m.dir, socket: filepath.Join(m.dir, "moved.sock"), services: filepath.Join(m.dir, "moved.toml")}
+	config := fmt.Sprintf("shutdown_timeout = \"5s\"\n\n[manager]\nsocket = %q\nservices_file = %q\n\n%s", moved.socket, moved.services, echoConfig(map[string]int{"a": 700}))
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Kill(m.pid, unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitServerLog(t, m.server, `"config reloaded"`)
+	if !strings.Contains(m.log.String(), "the [manager] table changed") {
+		t.Error("log does not say that the [manager] change waits for a restart")
+	}
+	m.mustCtl(t, "add", "--name", "b", "--kind", "echo", "--listen", "tcp://127.0.0.1:701")
+	if data, err := os.ReadFile(m.services); err != nil || !strings.Contains(string(data), `"b"`) {
+		t.Errorf("services file %s after ctl add: %v\n%s", m.services, err, data)
+	}
+	if _, err := os.Stat(moved.socket); err == nil {
+		t.Errorf("%s exists before the upgrade", moved.socket)
+	}
+
+	// The successor reads the new [manager] table, with an empty
+	// services file, so b does not come along.
+	upgradeOnce(t, m.server, m.pid)
+	if out := moved.mustCtl(t, "list"); !strings.Contains(out, "a") || strings.Contains(out, "b ") {
+		t.Errorf("ctl list on the moved socket after the upgrade:\n%s", out)
+	}
+	if _, err := os.Stat(m.socket); err == nil {
+		t.Errorf("old socket %s still exists after the upgrade", m.socket)
+	}
+}
+
+// waitServerLog waits up to 10s for want to appear in the server's log.
+func waitServerLog(t *testing.T, srv *server, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(srv.log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in the server log within 10s", want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

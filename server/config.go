@@ -113,8 +113,9 @@ func ParseConfig(text string) (*Config, error) {
 	return &cfg, nil
 }
 
-// Check validates every service: a unique name, a known kind, at least one
-// listen URL that parses, and the settings its kind needs.
+// Check validates every service: a unique name, a known kind, listen URLs
+// that parse (at least one, except for kind exec), and the settings its
+// kind needs.
 func (c *Config) Check() error {
 	if c.ShutdownTimeout.Duration < 0 {
 		return errors.New("shutdown_timeout must not be negative")
@@ -160,7 +161,9 @@ func (s *ServiceConfig) check() error {
 	if _, ok := kinds[s.Kind]; !ok {
 		return fmt.Errorf("unknown kind %q: use %s", s.Kind, kindNames())
 	}
-	if len(s.Listen) == 0 {
+	// An exec child may take no socket at all: it then gets no LISTEN_*
+	// variable.
+	if len(s.Listen) == 0 && s.Kind != "exec" {
 		return errors.New("no listen addresses: add listen = [\"tcp://:80\"]")
 	}
 	for _, l := range s.Listen {

@@ -178,3 +178,20 @@ func TestDefaultConfigPassesCheck(t *testing.T) {
 		t.Errorf("Endpoints: got %v, want %v", got, want)
 	}
 }
+
+// An exec service may take no socket; every other kind needs one.
+func TestParseConfigExecWithoutListen(t *testing.T) {
+	cfg, err := ParseConfig("[[service]]\nname = \"worker\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n")
+	if err != nil {
+		t.Fatalf("exec without listen: %v", err)
+	}
+	if n := len(cfg.Services[0].Endpoints()); n != 0 {
+		t.Errorf("exec without listen has %d endpoints, want 0", n)
+	}
+	for _, kind := range []string{"echo", "http"} {
+		_, err := ParseConfig("[[service]]\nname = \"x\"\nkind = \"" + kind + "\"\n")
+		if err == nil || !strings.Contains(err.Error(), "no listen addresses") {
+			t.Errorf("kind %s without listen: %v, want a no listen addresses error", kind, err)
+		}
+	}
+}

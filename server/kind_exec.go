@@ -14,12 +14,14 @@ import (
 	"time"
 )
 
-// ExecShimCommand is the hidden portgate subcommand that a child of an exec
-// service runs first: `portgate __exec-child -- PROGRAM ARGS...`. It sets
+// ExecShimCommand is the portgate subcommand that a child of an exec
+// service runs first: `portgate listen-exec -- PROGRAM ARGS...`. It sets
 // LISTEN_PID to its own pid and execs PROGRAM, which keeps that pid. A Go
 // parent cannot set LISTEN_PID itself, because os/exec learns the pid
-// only after the exec.
-const ExecShimCommand = "__exec-child"
+// only after the exec. A wrapper script that forks before it runs the
+// real program runs it through the same command, so that LISTEN_PID names
+// the program and not the wrapper.
+const ExecShimCommand = "listen-exec"
 
 // Restart backoff of exec children: the delay starts at execBackoffMin,
 // doubles after every exit up to execBackoffMax, and starts over once a
@@ -96,11 +98,20 @@ func (r *execRunner) supervise() {
 			log.Error().Err(err).Dur("retry_in", backoff).Msg("exec child failed to start")
 		} else {
 			log.Info().Int("child_pid", cmd.Process.Pid).Strs("command", r.info.Config.Command).Msg("exec child started")
-			err = cmd.Wait()
+			pid := cmd.Process.Pid
+			exited := waitExited(pid)
 			r.mu.Lock()
+			// What the child started in its process group goes with it,
+			// so that no orphan keeps the sockets into the next start.
+			// The unreaped child still holds the group's id.
+			if left := groupMembers(pid); exited && len(left) > 0 {
+				syscall.Kill(-pid, syscall.SIGKILL)
+				log.Warn().Int("child_pid", pid).Ints("pids", left).Msg("exec child left processes in its process group; killed them")
+			}
 			r.child = nil
 			stopping := r.stopping
 			r.mu.Unlock()
+			err = cmd.Wait()
 			if stopping {
 				log.Info().Int("child_pid", cmd.Process.Pid).Str("exit", exitText(err)).Msg("exec child stopped")
 				return
@@ -123,16 +134,24 @@ func (r *execRunner) supervise() {
 // standard input from /dev/null, the server's standard output and error,
 // and the sockets at 3 and up. Descriptors the server opened are
 // close-on-exec. Any it inherited without that flag reach the shim, which
-// marks them close-on-exec before it execs the command.
+// marks them close-on-exec before it execs the command. A service with no
+// socket runs its command without the shim and without any LISTEN_*
+// variable.
 func (r *execRunner) startChild() (*exec.Cmd, error) {
-	self, err := selfExecutable()
-	if err != nil {
-		return nil, err
+	var cmd *exec.Cmd
+	if len(r.files) == 0 {
+		cmd = exec.Command(r.info.Config.Command[0], r.info.Config.Command[1:]...)
+		cmd.Env = childEnv(0, r.info.Config.Name)
+	} else {
+		self, err := selfExecutable()
+		if err != nil {
+			return nil, err
+		}
+		args := append([]string{ExecShimCommand, "--"}, r.info.Config.Command...)
+		cmd = exec.Command(self, args...)
+		cmd.Env = childEnv(len(r.files), r.info.Config.Name)
+		cmd.ExtraFiles = r.files
 	}
-	args := append([]string{ExecShimCommand, "--"}, r.info.Config.Command...)
-	cmd := exec.Command(self, args...)
-	cmd.Env = childEnv(len(r.files), r.info.Config.Name)
-	cmd.ExtraFiles = r.files
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.SysProcAttr = childProcAttr()
 	r.mu.Lock()
@@ -149,16 +168,19 @@ func (r *execRunner) startChild() (*exec.Cmd, error) {
 
 // childEnv returns the server's environment without socket activation and
 // notification variables, plus LISTEN_FDS and LISTEN_FDNAMES for n
-// sockets named after the service. The shim adds LISTEN_PID.
+// sockets named after the service, when n > 0. The shim adds LISTEN_PID.
 func childEnv(n int, name string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET":
+		case "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET", upgradeNotifyEnv:
 			continue
 		}
 		env = append(env, kv)
+	}
+	if n == 0 {
+		return env
 	}
 	names := make([]string, n)
 	for i := range names {
@@ -175,8 +197,9 @@ func selfExecutable() (string, error) {
 	return os.Executable()
 }
 
-// Stop sends SIGTERM to the child and waits for it to exit until ctx
-// ends, then kills it. It closes the server's copies of the sockets last.
+// Stop sends SIGTERM to the child's process group and waits for the child
+// to exit until ctx ends, then kills the group. It closes the server's
+// copies of the sockets last.
 func (r *execRunner) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	if !r.stopping {
@@ -184,7 +207,7 @@ func (r *execRunner) Stop(ctx context.Context) error {
 		close(r.stop)
 	}
 	if r.child != nil {
-		r.child.Signal(syscall.SIGTERM)
+		syscall.Kill(-r.child.Pid, syscall.SIGTERM)
 	}
 	r.mu.Unlock()
 	var err error
@@ -193,7 +216,7 @@ func (r *execRunner) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		r.mu.Lock()
 		if r.child != nil {
-			r.child.Kill()
+			syscall.Kill(-r.child.Pid, syscall.SIGKILL)
 		}
 		r.mu.Unlock()
 		<-r.done
@@ -220,23 +243,50 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// RunExecShim is the body of ExecShimCommand: it sets LISTEN_PID to this
-// process's pid and replaces the process with args[0]. It returns only on
-// failure.
+// RunExecShim is the body of ExecShimCommand: it checks that descriptors 3
+// to 3+LISTEN_FDS-1 are sockets, sets LISTEN_PID to this process's pid and
+// replaces the process with args[0]. It returns only on failure.
 func RunExecShim(args []string) error {
 	if len(args) == 0 {
-		return errors.New("no command to run")
+		return errors.New("no command to run: use listen-exec -- PROGRAM [ARGS...]")
 	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
-		return fmt.Errorf("exec child %q: %w", args[0], err)
+		return fmt.Errorf("listen-exec %q: %w", args[0], err)
 	}
-	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	n, err := shimSocketCount()
+	if err != nil {
+		return fmt.Errorf("listen-exec %s: %w", path, err)
+	}
 	if err := closeOnExecFrom(listenFDsStart + n); err != nil {
-		return fmt.Errorf("exec child %s: %w", path, err)
+		return fmt.Errorf("listen-exec %s: %w", path, err)
 	}
 	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
-	return fmt.Errorf("exec child %s: %w", path, syscall.Exec(path, args, os.Environ()))
+	return fmt.Errorf("listen-exec %s: %w", path, syscall.Exec(path, args, os.Environ()))
+}
+
+// shimSocketCount reads LISTEN_FDS and checks that each descriptor it
+// promises is an open socket, so that the program never takes another
+// kind of file for a listener.
+func shimSocketCount() (int, error) {
+	text, ok := os.LookupEnv("LISTEN_FDS")
+	if !ok {
+		return 0, errors.New("LISTEN_FDS is not set, so there is no socket to pass on: run this command only where sockets were passed in the socket activation convention")
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 0 || n > maxListenFDs {
+		return 0, fmt.Errorf("LISTEN_FDS=%q is not a number between 0 and %d", text, maxListenFDs)
+	}
+	for fd := listenFDsStart; fd < listenFDsStart+n; fd++ {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not open: %w", n, fd, err)
+		}
+		if st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not a socket (mode %#o)", n, fd, st.Mode&syscall.S_IFMT)
+		}
+	}
+	return n, nil
 }
 
 // closeOnExecFrom marks every descriptor from first on close-on-exec, so

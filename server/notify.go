@@ -21,6 +21,32 @@ func notifyMainPID(log zerolog.Logger, pid int) {
 	sdNotify(log, "MAINPID="+strconv.Itoa(pid)+"\nREADY=1")
 }
 
+// upgradeNotifyEnv carries the service manager's NOTIFY_SOCKET, or an
+// empty value when there was none, to a successor, whose NOTIFY_SOCKET
+// names its predecessor's socket until it is ready.
+const upgradeNotifyEnv = "PORTGATE_NEXT_NOTIFY_SOCKET"
+
+// takeUpgradeNotify removes upgradeNotifyEnv from the environment, so
+// that no child inherits it, and returns its value and whether it was set.
+func takeUpgradeNotify() (string, bool) {
+	v, ok := os.LookupEnv(upgradeNotifyEnv)
+	os.Unsetenv(upgradeNotifyEnv)
+	return v, ok
+}
+
+// restoreNotifySocket points NOTIFY_SOCKET back at the service manager's
+// socket once a successor has told its predecessor that it is ready, so
+// that its own upgrades, in turn, reach the service manager.
+func restoreNotifySocket(path string, set bool) {
+	switch {
+	case !set:
+	case path == "":
+		os.Unsetenv("NOTIFY_SOCKET")
+	default:
+		os.Setenv("NOTIFY_SOCKET", path)
+	}
+}
+
 func sdNotify(log zerolog.Logger, state string) {
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 )
 
@@ -23,14 +24,18 @@ func (s *Server) Reload(ctx context.Context) error {
 	cfg, err := LoadConfig(s.ConfigPath)
 	var svcs []ServiceConfig
 	var path string
+	if err == nil && (cfg.ManagerSet != s.Config.ManagerSet || !reflect.DeepEqual(cfg.Manager, s.Config.Manager)) {
+		// Moving a live socket and its services file under running
+		// clients has no safe middle state; a successor starts clean.
+		log.Warn().Msg("the [manager] table changed: the Local Manager keeps its socket, access list and services file until the server restarts or is upgraded with SIGUSR2")
+		cfg.Manager, cfg.ManagerSet = s.Config.Manager, s.Config.ManagerSet
+	}
 	if err == nil {
 		svcs, path, err = s.readManaged(cfg)
 	}
 	if err == nil {
 		err = cfg.AddManaged(path, svcs)
 	}
-	// TODO: a reload that changes services_file or the [manager] socket
-	// does not move the Local Manager; a restart does.
 	if err == nil && s.local != nil {
 		names := make([]string, len(svcs))
 		for i, sc := range svcs {

@@ -41,6 +41,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// Adoption comes first, before the server opens a descriptor or
 	// starts a child.
 	inherited, _ := Adopt(s.Log)
+	nextNotify, upgraded := takeUpgradeNotify()
 	s.executable, _ = os.Executable()
 	s.Manager = &Manager{Client: s.Client, Log: s.Log, Inherited: inherited}
 	s.Manager.SetDrainTimeout(s.Config.ShutdownTimeout.Duration)
@@ -69,6 +70,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer signal.Stop(usr2)
 	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
 	notifyReady(s.Log)
+	restoreNotifySocket(nextNotify, upgraded)
 	for waiting := true; waiting; {
 		select {
 		case <-hup:

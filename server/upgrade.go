@@ -52,7 +52,7 @@ func (s *Server) upgrade() error {
 	}
 	args := append([]string{ExecShimCommand, "--", s.executable}, os.Args[1:]...)
 	cmd := exec.Command(s.executable, args...)
-	cmd.Env = append(childEnv(0, ""), "NOTIFY_SOCKET="+notifyPath)
+	cmd.Env = append(childEnv(0, ""), "NOTIFY_SOCKET="+notifyPath, upgradeNotifyEnv+"="+os.Getenv("NOTIFY_SOCKET"))
 	cmd.Env = setEnv(cmd.Env, "LISTEN_FDS", strconv.Itoa(len(files)))
 	cmd.Env = setEnv(cmd.Env, "LISTEN_FDNAMES", strings.Join(names, ":"))
 	cmd.ExtraFiles = files

@@ -28,7 +28,7 @@ func main() {
 			serveCommand(),
 			doctorCommand(),
 			ctlCommand(),
-			execShimCommand(),
+			listenExecCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -3,9 +3,11 @@
 // answers every TCP connection with a JSON report of what it inherited,
 // then closes the connection.
 //
-//	activated [-exit-after DURATION]
+//	activated [-exit-after DURATION] [-spawn] [-report PATH] [-allow-none]
 //
-// With -exit-after it exits with status 3 after that long, so that tests
+// With -report it also writes the report to PATH, and with -allow-none it
+// keeps running when it inherited no socket, instead of exiting with
+// status 1. With -exit-after it exits with status 3 after that long, so that tests
 // can watch the server restart it. With -spawn it first starts itself
 // with -grandchild and the environment it was given, LISTEN_* included,
 // as a careless program would; the grandchild reports what it would adopt
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,6 +40,9 @@ type report struct {
 	Grandchild *report `json:"grandchild,omitempty"`
 	// Adopted counts the sockets a -grandchild would take.
 	Adopted int `json:"adopted"`
+	// Variables lists every LISTEN_* variable the program was started
+	// with, set or empty.
+	Variables []string `json:"variables"`
 }
 
 func main() {
@@ -45,10 +51,13 @@ func main() {
 	exitAfter := flag.Duration("exit-after", 0, "exit with status 3 after this long")
 	spawn := flag.Bool("spawn", false, "start a -grandchild with this environment first")
 	grandchild := flag.Bool("grandchild", false, "print what would be adopted and exit")
+	reportPath := flag.String("report", "", "also write the report to this file")
+	allowNone := flag.Bool("allow-none", false, "keep running without any inherited socket")
 	flag.Parse()
 	r.ListenPID = os.Getenv("LISTEN_PID")
 	r.ListenFDs = os.Getenv("LISTEN_FDS")
 	r.ListenNames = os.Getenv("LISTEN_FDNAMES")
+	r.Variables = listenVariables()
 	if *grandchild {
 		if r.ListenPID == strconv.Itoa(r.PID) {
 			r.Adopted, _ = strconv.Atoi(r.ListenFDs)
@@ -79,7 +88,7 @@ func main() {
 		listeners = append(listeners, l)
 		r.Addresses = append(r.Addresses, l.Addr().String())
 	}
-	if len(listeners) == 0 {
+	if len(listeners) == 0 && !*allowNone {
 		fmt.Fprintln(os.Stderr, "activated: no socket inherited")
 		os.Exit(1)
 	}
@@ -89,6 +98,12 @@ func main() {
 		r.Grandchild = runGrandchild(r)
 	}
 	out, _ := json.Marshal(r)
+	if *reportPath != "" {
+		if err := writeReport(*reportPath, out); err != nil {
+			fmt.Fprintf(os.Stderr, "activated: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	for _, l := range listeners {
 		go serve(l, out)
 	}
@@ -96,7 +111,11 @@ func main() {
 		time.Sleep(*exitAfter)
 		os.Exit(3)
 	}
-	select {}
+	// Sleep rather than block: with no listener, an empty select would
+	// be a deadlock to the runtime.
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 func runGrandchild(r report) *report {
@@ -105,7 +124,7 @@ func runGrandchild(r report) *report {
 		return nil
 	}
 	cmd := exec.Command(self, "-grandchild")
-	cmd.Env = append(os.Environ(), "LISTEN_PID="+r.ListenPID, "LISTEN_FDS="+r.ListenFDs, "LISTEN_FDNAMES="+r.ListenNames)
+	cmd.Env = append(os.Environ(), r.Variables...)
 	out, err := cmd.Output()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "activated: grandchild: %v\n", err)
@@ -116,6 +135,30 @@ func runGrandchild(r report) *report {
 		return nil
 	}
 	return &g
+}
+
+// listenVariables returns the LISTEN_* entries of the environment.
+func listenVariables() []string {
+	var vars []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "LISTEN_") {
+			vars = append(vars, kv)
+		}
+	}
+	return vars
+}
+
+// writeReport writes data to path through a temporary file, so that a
+// reader never sees half a report.
+func writeReport(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
 }
 
 func serve(l net.Listener, out []byte) {
