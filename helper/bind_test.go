@@ -64,7 +64,7 @@ func mustBind(t *testing.T, spec protocol.BindSpec) int {
 // canOpenIPv6 reports whether this host can create an IPv6 socket, which
 // decides how resolve treats a wildcard on "tcp" and "udp".
 func canOpenIPv6() bool {
-	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := socketCloexec(unix.AF_INET6, unix.SOCK_DGRAM)
 	if err != nil {
 		return false
 	}

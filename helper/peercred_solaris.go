@@ -1,16 +1,60 @@
 package helper
 
-import "golang.org/x/sys/unix"
+import "unsafe"
 
 // peerCredCall names the call behind readPeer, for error messages.
 const peerCredCall = "getpeerucred"
 
+// golang.org/x/sys/unix wraps getpeerucred but not ucred_getzoneid, which
+// the zone check needs, so the helper imports the ucred functions from
+// libc itself, as libc_solaris.go describes.
+
+//go:cgo_import_dynamic libc_portgate_getpeerucred getpeerucred "libc.so"
+//go:cgo_import_dynamic libc_portgate_ucred_geteuid ucred_geteuid "libc.so"
+//go:cgo_import_dynamic libc_portgate_ucred_getegid ucred_getegid "libc.so"
+//go:cgo_import_dynamic libc_portgate_ucred_getpid ucred_getpid "libc.so"
+//go:cgo_import_dynamic libc_portgate_ucred_getzoneid ucred_getzoneid "libc.so"
+//go:cgo_import_dynamic libc_portgate_ucred_free ucred_free "libc.so"
+//go:cgo_import_dynamic libc_portgate_getzoneid getzoneid "libc.so"
+
+//go:linkname libcGetpeerucred libc_portgate_getpeerucred
+//go:linkname libcUcredGeteuid libc_portgate_ucred_geteuid
+//go:linkname libcUcredGetegid libc_portgate_ucred_getegid
+//go:linkname libcUcredGetpid libc_portgate_ucred_getpid
+//go:linkname libcUcredGetzoneid libc_portgate_ucred_getzoneid
+//go:linkname libcUcredFree libc_portgate_ucred_free
+//go:linkname libcGetzoneid libc_portgate_getzoneid
+
+var (
+	libcGetpeerucred   uintptr
+	libcUcredGeteuid   uintptr
+	libcUcredGetegid   uintptr
+	libcUcredGetpid    uintptr
+	libcUcredGetzoneid uintptr
+	libcUcredFree      uintptr
+	libcGetzoneid      uintptr
+)
+
 // readPeer returns the effective uid and gid and the pid of the peer of
-// socket fd, as getpeerucred(3C) reports them.
+// socket fd, as getpeerucred(3C) reports them. It rejects a peer in
+// another zone, whose ids belong to that zone's accounts, and a peer
+// without a uid or gid. The ucred_get* functions return -1 for a field
+// the kernel did not record, and an unknown pid becomes 0.
 func readPeer(fd int) (Peer, error) {
-	cred, err := unix.GetPeerUcred(uintptr(fd))
-	if err != nil {
+	var ucred uintptr
+	r1, _, errno := sysvicall6(uintptr(unsafe.Pointer(&libcGetpeerucred)), 2, uintptr(fd), uintptr(unsafe.Pointer(&ucred)), 0, 0, 0, 0)
+	if int32(r1) == -1 {
+		return Peer{}, errnoOrUnknown(errno)
+	}
+	defer sysvicall6(uintptr(unsafe.Pointer(&libcUcredFree)), 1, ucred, 0, 0, 0, 0, 0)
+
+	zone, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetzoneid)), 1, ucred, 0, 0, 0, 0, 0)
+	own, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcGetzoneid)), 0, 0, 0, 0, 0, 0, 0)
+	if err := checkPeerZone(int32(zone), int32(own)); err != nil {
 		return Peer{}, err
 	}
-	return Peer{UID: uint32(cred.Geteuid()), GID: uint32(cred.Getegid()), PID: int32(cred.Getpid())}, nil
+	euid, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGeteuid)), 1, ucred, 0, 0, 0, 0, 0)
+	egid, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetegid)), 1, ucred, 0, 0, 0, 0, 0)
+	pid, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetpid)), 1, ucred, 0, 0, 0, 0, 0)
+	return peerFromIDs(uint32(euid), uint32(egid), int32(pid))
 }
