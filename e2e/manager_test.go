@@ -435,3 +435,28 @@ func TestManagerSocketMode(t *testing.T) {
 		t.Errorf("socket owner %d, want %d", uid, nobodyUID)
 	}
 }
+
+// TestCtlAddPastConnectionLimit lets the helper grant one connection only
+// three sockets. Adding and removing a service five times through the
+// Local Manager must still succeed: the server opens a new connection to
+// a new helper when the old one is used up.
+func TestCtlAddPastConnectionLimit(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy+"\n[limits]\nmax_sockets_per_peer = 3\n")
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	m := startManaged(t, ns, helper, "", echoConfig(map[string]int{"a": 700}))
+	for round := 1; round <= 5; round++ {
+		m.mustCtl(t, "add", "--name", "b", "--kind", "echo", "--listen", "tcp://127.0.0.1:701")
+		if got, err := echoVia(ns, "127.0.0.1:701", "b"); err != nil || got != "b" {
+			t.Errorf("round %d: echo on 701: got %q, %v", round, got, err)
+		}
+		m.mustCtl(t, "remove", "b")
+	}
+	if n := strings.Count(m.log.String(), `"message":"helper started"`); n != 2 {
+		t.Errorf("%d helpers started, want 2: one for the first 3 sockets, one for the other 3", n)
+	}
+	if got, err := echoVia(ns, "127.0.0.1:700", "a"); err != nil || got != "a" {
+		t.Errorf("echo on 700 after the rounds: got %q, %v", got, err)
+	}
+}

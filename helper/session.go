@@ -202,8 +202,8 @@ func (s *Session) handle(m protocol.Message) error {
 	}
 	if max := s.limits().MaxSocketsPerPeer; s.granted+len(r.Binds) > max {
 		s.Log.Warn().Int("granted", s.granted).Int("requested", len(r.Binds)).Int("max_sockets_per_peer", max).Msg("socket limit reached")
-		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeLimit, Index: protocol.NoIndex,
-			Message: fmt.Sprintf("this connection was granted %d sockets and asks for %d more, above max_sockets_per_peer %d in [limits] of %s: reconnect, or raise the limit", s.granted, len(r.Binds), max, s.policyPath())})
+		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeConnectionSpent, Index: protocol.NoIndex,
+			Message: fmt.Sprintf("this connection was granted %d sockets and asks for %d more, above max_sockets_per_peer %d in [limits] of %s: open a new connection, or raise the limit", s.granted, len(r.Binds), max, s.policyPath())})
 	}
 	fds, e := s.bindAll(r)
 	if e != nil {

@@ -29,18 +29,22 @@ const (
 	CodeBindFailed Code = 8
 	// CodeHelperFailed: the helper could not start; the message gives the reason.
 	CodeHelperFailed Code = 9
+	// CodeConnectionSpent: this connection was granted as many sockets as
+	// the helper grants one connection; a new connection starts afresh.
+	CodeConnectionSpent Code = 10
 )
 
 var codeNames = map[Code]string{
-	CodeInvalid:      "invalid request",
-	CodeDenied:       "denied by policy",
-	CodeAddrInUse:    "address in use",
-	CodeAddrNotAvail: "address not available",
-	CodeVersion:      "unsupported protocol version",
-	CodeNoPrivilege:  "no privilege to bind",
-	CodeLimit:        "limit reached",
-	CodeBindFailed:   "bind failed",
-	CodeHelperFailed: "helper failed to start",
+	CodeInvalid:         "invalid request",
+	CodeDenied:          "denied by policy",
+	CodeAddrInUse:       "address in use",
+	CodeAddrNotAvail:    "address not available",
+	CodeVersion:         "unsupported protocol version",
+	CodeNoPrivilege:     "no privilege to bind",
+	CodeLimit:           "limit reached",
+	CodeBindFailed:      "bind failed",
+	CodeHelperFailed:    "helper failed to start",
+	CodeConnectionSpent: "connection used up",
 }
 
 func (c Code) String() string {

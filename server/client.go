@@ -287,10 +287,24 @@ func (c *Client) helperPath() string {
 }
 
 // bind sends one request to the helper and returns one file per spec, in
-// order, or an error. The caller owns the files.
+// order, or an error. The caller owns the files. When the helper answers
+// that the connection has been granted all the sockets it may have, bind
+// opens a new connection and asks once more.
 func (c *Client) bind(ctx context.Context, specs []protocol.BindSpec) ([]*os.File, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	files, err := c.bindOnce(ctx, specs)
+	if errors.Is(err, protocol.CodeConnectionSpent) {
+		c.helper.close()
+		c.helper = nil
+		files, err = c.bindOnce(ctx, specs)
+	}
+	return files, err
+}
+
+// bindOnce is bind on the current connection, or on a new one when there
+// is none. The caller holds c.mu.
+func (c *Client) bindOnce(ctx context.Context, specs []protocol.BindSpec) ([]*os.File, error) {
 	if c.helper != nil {
 		select {
 		case <-c.helper.exited:
