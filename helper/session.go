@@ -269,12 +269,10 @@ func (s *Session) policyPath() string {
 	return s.Policy.Path
 }
 
-// TODO: the helper closes its copies only after sendmsg returns, so a client
-// that releases a socket and asks for the same port at once can get
-// EADDRINUSE.
 // send passes fds to the client in Grant frames of at most
 // protocol.MaxFDsPerFrame, closing each batch once it is sent, so the
 // helper keeps no copy. On a failed write it closes the rest too.
+// TODO: until that close, a few microseconds after sendmsg, another connection asking for a port the client already released gets EADDRINUSE.
 func (s *Session) send(id uint32, fds []int) error {
 	total := len(fds)
 	for first := 0; first < total; first += protocol.MaxFDsPerFrame {
