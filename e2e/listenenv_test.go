@@ -150,6 +150,24 @@ func TestExecForkingWrapper(t *testing.T) {
 		stopAndWait(t, srv, r.PID)
 	})
 
+	t.Run("leftover drains on stop", func(t *testing.T) {
+		ns := newNetns(t)
+		done := filepath.Join(nobodyDir(t), "drained")
+		// The background subshell takes a second to finish after SIGTERM,
+		// well within the drain timeout, while its wrapper exits at once.
+		wrapper := []string{"/bin/sh", "-c", `(trap 'sleep 1; echo ok > "$0"; exit 0' TERM; while :; do sleep 0.1; done) & wait`, done}
+		config := execConfig("w", wrapper, "tcp://127.0.0.1:700") + "drain_timeout = \"10s\"\n"
+		srv := startServer(t, ns, nobodyUID, helper, config)
+		time.Sleep(300 * time.Millisecond)
+		if err := unix.Kill(srv.pid, unix.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, srv.pid)
+		if data, err := os.ReadFile(done); err != nil || string(data) != "ok\n" {
+			t.Errorf("the wrapper's background process did not finish its SIGTERM handler: %q, %v", data, err)
+		}
+	})
+
 	t.Run("wrapper exits", func(t *testing.T) {
 		ns := newNetns(t)
 		wrapper := []string{"/bin/sh", "-c", `"$1" listen-exec -- "$0" & sleep 1; exit 3`, prog, bins.portgate}

@@ -22,8 +22,8 @@ func waitExited(pid int) bool {
 	}
 }
 
-// groupMembers returns the processes in process group pgid other than its
-// leader, from /proc.
+// groupMembers returns the live processes in process group pgid other than
+// its leader, from /proc.
 func groupMembers(pgid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -46,7 +46,8 @@ func groupMembers(pgid int) []int {
 			continue
 		}
 		f := strings.Fields(string(data[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+		// A zombie is gone but for its exit status.
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
 			pids = append(pids, pid)
 		}
 	}

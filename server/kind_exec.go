@@ -99,15 +99,10 @@ func (r *execRunner) supervise() {
 		} else {
 			log.Info().Int("child_pid", cmd.Process.Pid).Strs("command", r.info.Config.Command).Msg("exec child started")
 			pid := cmd.Process.Pid
-			exited := waitExited(pid)
-			r.mu.Lock()
-			// What the child started in its process group goes with it,
-			// so that no orphan keeps the sockets into the next start.
-			// The unreaped child still holds the group's id.
-			if left := groupMembers(pid); exited && len(left) > 0 {
-				syscall.Kill(-pid, syscall.SIGKILL)
-				log.Warn().Int("child_pid", pid).Ints("pids", left).Msg("exec child left processes in its process group; killed them")
+			if waitExited(pid) {
+				r.reapGroup(pid)
 			}
+			r.mu.Lock()
 			r.child = nil
 			stopping := r.stopping
 			r.mu.Unlock()
@@ -127,6 +122,29 @@ func (r *execRunner) supervise() {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, execBackoffMax)
+	}
+}
+
+// reapGroup deals with what an exited child left in its process group,
+// while the unreaped child still reserves the group's id. On a stop the
+// leftovers got SIGTERM with the child and may take until Stop's deadline,
+// when Stop kills the group. Otherwise they are killed at once, so that
+// none keeps the sockets into the next start.
+func (r *execRunner) reapGroup(pid int) {
+	for {
+		left := groupMembers(pid)
+		if len(left) == 0 {
+			return
+		}
+		r.mu.Lock()
+		stopping := r.stopping
+		r.mu.Unlock()
+		if !stopping {
+			syscall.Kill(-pid, syscall.SIGKILL)
+			r.info.Log.Warn().Int("child_pid", pid).Ints("pids", left).Msg("exec child left processes in its process group; killed them")
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
