@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/portgate/portgate/internal/peercred"
 	"github.com/portgate/portgate/protocol"
 )
 
@@ -133,7 +134,7 @@ func (d *Daemon) drain() {
 func (d *Daemon) serveConn(c *net.UnixConn) {
 	conn := protocol.NewConn(c)
 	defer conn.Close()
-	peer, err := PeerOf(c)
+	peer, err := peercred.Of(c)
 	if err != nil {
 		d.Log.Error().Err(err).Msg("dropped client: no peer credentials")
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
 
+	"github.com/portgate/portgate/internal/peercred"
 	"github.com/portgate/portgate/protocol"
 )
 
@@ -61,10 +62,7 @@ type Rule struct {
 type PortRange struct{ Low, High uint16 }
 
 // Peer is the identity of a client as the kernel reports it.
-type Peer struct {
-	UID, GID uint32
-	PID      int32
-}
+type Peer = peercred.Cred
 
 type ruleFile struct {
 	Limits *limitsFile `toml:"limits"`

@@ -14,7 +14,7 @@ import "fmt"
 // method credential already limits the helper to basic,net_privaddr
 // before it starts.
 //
-// TODO: this drop and readPeer's ucred calls are cross-compiled and linked only, never run on Solaris or illumos.
+// TODO: this drop is cross-compiled and linked only, never run on Solaris or illumos.
 func DropPrivileges() (*Mechanism, error) {
 	if err := refuseSetuidOrRoot(); err != nil {
 		return nil, err

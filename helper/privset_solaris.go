@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"syscall"
 	"unsafe"
+
+	"github.com/portgate/portgate/internal/solarislibc"
 )
 
 // golang.org/x/sys/unix does not wrap the privilege functions of libc, so
-// the helper imports them itself, as libc_solaris.go describes.
+// the helper imports them itself, as package internal/solarislibc describes.
 
 //go:cgo_import_dynamic libc_portgate_priv_getbyname priv_getbyname "libc.so"
 //go:cgo_import_dynamic libc_portgate_priv_str_to_set priv_str_to_set "libc.so"
@@ -51,7 +53,7 @@ func privilegeKnown(name string) bool {
 	if err != nil {
 		return false
 	}
-	r1, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcPrivGetbyname)), 1, uintptr(unsafe.Pointer(p)), 0, 0, 0, 0, 0)
+	r1, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcPrivGetbyname)), 1, uintptr(unsafe.Pointer(p)), 0, 0, 0, 0, 0)
 	return int32(r1) >= 0
 }
 
@@ -63,30 +65,30 @@ func parsePrivSet(spec string) (privSet, error) {
 		return 0, fmt.Errorf("privilege specification %q: %w", spec, err)
 	}
 	sep := [2]byte{','}
-	r1, _, errno := sysvicall6(uintptr(unsafe.Pointer(&libcPrivStrToSet)), 3, uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&sep[0])), 0, 0, 0, 0)
+	r1, _, errno := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcPrivStrToSet)), 3, uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&sep[0])), 0, 0, 0, 0)
 	if r1 == 0 {
-		return 0, fmt.Errorf("priv_str_to_set %q: %w", spec, errnoOrUnknown(errno))
+		return 0, fmt.Errorf("priv_str_to_set %q: %w", spec, solarislibc.ErrnoOrUnknown(errno))
 	}
 	return privSet(r1), nil
 }
 
 // emptyPrivSet allocates a set with no privilege in it.
 func emptyPrivSet() (privSet, error) {
-	r1, _, errno := sysvicall6(uintptr(unsafe.Pointer(&libcPrivAllocset)), 0, 0, 0, 0, 0, 0, 0)
+	r1, _, errno := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcPrivAllocset)), 0, 0, 0, 0, 0, 0, 0)
 	if r1 == 0 {
-		return 0, fmt.Errorf("priv_allocset: %w", errnoOrUnknown(errno))
+		return 0, fmt.Errorf("priv_allocset: %w", solarislibc.ErrnoOrUnknown(errno))
 	}
-	sysvicall6(uintptr(unsafe.Pointer(&libcPrivEmptyset)), 1, r1, 0, 0, 0, 0, 0)
+	solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcPrivEmptyset)), 1, r1, 0, 0, 0, 0, 0)
 	return privSet(r1), nil
 }
 
 // intersect removes from s every privilege that other lacks.
 func (s privSet) intersect(other privSet) {
-	sysvicall6(uintptr(unsafe.Pointer(&libcPrivIntersect)), 2, uintptr(other), uintptr(s), 0, 0, 0, 0)
+	solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcPrivIntersect)), 2, uintptr(other), uintptr(s), 0, 0, 0, 0)
 }
 
 func (s privSet) free() {
-	sysvicall6(uintptr(unsafe.Pointer(&libcPrivFreeset)), 1, uintptr(s), 0, 0, 0, 0, 0)
+	solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcPrivFreeset)), 1, uintptr(s), 0, 0, 0, 0, 0)
 }
 
 // readProcessPrivSet copies the process's privilege set named setName,
@@ -96,9 +98,9 @@ func readProcessPrivSet(setName string, s privSet) error {
 	if err != nil {
 		return fmt.Errorf("privilege set %q: %w", setName, err)
 	}
-	r1, _, errno := sysvicall6(uintptr(unsafe.Pointer(&libcGetppriv)), 2, uintptr(unsafe.Pointer(p)), uintptr(s), 0, 0, 0, 0)
+	r1, _, errno := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcGetppriv)), 2, uintptr(unsafe.Pointer(p)), uintptr(s), 0, 0, 0, 0)
 	if int32(r1) == -1 {
-		return fmt.Errorf("getppriv %s: %w", setName, errnoOrUnknown(errno))
+		return fmt.Errorf("getppriv %s: %w", setName, solarislibc.ErrnoOrUnknown(errno))
 	}
 	return nil
 }
@@ -110,9 +112,9 @@ func setProcessPrivSet(setName string, s privSet) error {
 	if err != nil {
 		return fmt.Errorf("privilege set %q: %w", setName, err)
 	}
-	r1, _, errno := sysvicall6(uintptr(unsafe.Pointer(&libcSetppriv)), 3, privOpSet, uintptr(unsafe.Pointer(p)), uintptr(s), 0, 0, 0)
+	r1, _, errno := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcSetppriv)), 3, privOpSet, uintptr(unsafe.Pointer(p)), uintptr(s), 0, 0, 0)
 	if int32(r1) == -1 {
-		return fmt.Errorf("setppriv PRIV_SET %s: %w", setName, errnoOrUnknown(errno))
+		return fmt.Errorf("setppriv PRIV_SET %s: %w", setName, solarislibc.ErrnoOrUnknown(errno))
 	}
 	return nil
 }

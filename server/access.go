@@ -5,14 +5,13 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+
+	"github.com/portgate/portgate/internal/peercred"
 )
 
 // PeerCred is the identity the kernel reports for the other end of a Unix
 // socket.
-type PeerCred struct {
-	UID, GID uint32
-	PID      int32
-}
+type PeerCred = peercred.Cred
 
 // Access lists who may use the Local Manager.
 type Access struct {

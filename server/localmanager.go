@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/portgate/portgate/internal/peercred"
 )
 
 // LocalManager serves the HTTP+JSON admin API on a Unix socket. Every
@@ -71,7 +73,7 @@ func (lm *LocalManager) Listen(path string) error {
 		Handler:           lm.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			cred, err := peerCred(c.(*net.UnixConn))
+			cred, err := peercred.Of(c.(*net.UnixConn))
 			if err != nil {
 				lm.Log.Error().Err(err).Msg("Local Manager cannot identify a client")
 				return ctx

@@ -16,6 +16,7 @@ import (
 
 	"github.com/portgate/portgate/helper"
 	"github.com/portgate/portgate/internal/logging"
+	"github.com/portgate/portgate/internal/peercred"
 	"github.com/portgate/portgate/protocol"
 )
 
@@ -106,7 +107,7 @@ func runChild(args []string) int {
 	}
 	logMechanism(log, mech)
 
-	peer, err := helper.PeerOf(conn.UnixConn())
+	peer, err := peercred.Of(conn.UnixConn())
 	if err != nil {
 		return fail(log, conn, err)
 	}

@@ -1,13 +1,17 @@
-package helper
+package peercred
 
-import "unsafe"
+import (
+	"unsafe"
 
-// peerCredCall names the call behind readPeer, for error messages.
-const peerCredCall = "getpeerucred"
+	"github.com/portgate/portgate/internal/solarislibc"
+)
+
+// call names the kernel interface behind read, for error messages.
+const call = "getpeerucred"
 
 // golang.org/x/sys/unix wraps getpeerucred but not ucred_getzoneid, which
-// the zone check needs, so the helper imports the ucred functions from
-// libc itself, as libc_solaris.go describes.
+// the zone check needs, so this package imports the ucred functions from
+// libc itself, as package internal/solarislibc describes.
 
 //go:cgo_import_dynamic libc_portgate_getpeerucred getpeerucred "libc.so"
 //go:cgo_import_dynamic libc_portgate_ucred_geteuid ucred_geteuid "libc.so"
@@ -35,26 +39,28 @@ var (
 	libcGetzoneid      uintptr
 )
 
-// readPeer returns the effective uid and gid and the pid of the peer of
+// read returns the effective uid and gid and the pid of the peer of
 // socket fd, as getpeerucred(3C) reports them. It rejects a peer in
 // another zone, whose ids belong to that zone's accounts, and a peer
 // without a uid or gid. The ucred_get* functions return -1 for a field
 // the kernel did not record, and an unknown pid becomes 0.
-func readPeer(fd int) (Peer, error) {
+//
+// TODO: these ucred calls are cross-compiled and linked only, never run on Solaris or illumos.
+func read(fd int) (Cred, error) {
 	var ucred uintptr
-	r1, _, errno := sysvicall6(uintptr(unsafe.Pointer(&libcGetpeerucred)), 2, uintptr(fd), uintptr(unsafe.Pointer(&ucred)), 0, 0, 0, 0)
+	r1, _, errno := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcGetpeerucred)), 2, uintptr(fd), uintptr(unsafe.Pointer(&ucred)), 0, 0, 0, 0)
 	if int32(r1) == -1 {
-		return Peer{}, errnoOrUnknown(errno)
+		return Cred{}, solarislibc.ErrnoOrUnknown(errno)
 	}
-	defer sysvicall6(uintptr(unsafe.Pointer(&libcUcredFree)), 1, ucred, 0, 0, 0, 0, 0)
+	defer solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredFree)), 1, ucred, 0, 0, 0, 0, 0)
 
-	zone, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetzoneid)), 1, ucred, 0, 0, 0, 0, 0)
-	own, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcGetzoneid)), 0, 0, 0, 0, 0, 0, 0)
+	zone, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetzoneid)), 1, ucred, 0, 0, 0, 0, 0)
+	own, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcGetzoneid)), 0, 0, 0, 0, 0, 0, 0)
 	if err := checkPeerZone(int32(zone), int32(own)); err != nil {
-		return Peer{}, err
+		return Cred{}, err
 	}
-	euid, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGeteuid)), 1, ucred, 0, 0, 0, 0, 0)
-	egid, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetegid)), 1, ucred, 0, 0, 0, 0, 0)
-	pid, _, _ := sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetpid)), 1, ucred, 0, 0, 0, 0, 0)
-	return peerFromIDs(uint32(euid), uint32(egid), int32(pid))
+	euid, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGeteuid)), 1, ucred, 0, 0, 0, 0, 0)
+	egid, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetegid)), 1, ucred, 0, 0, 0, 0, 0)
+	pid, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetpid)), 1, ucred, 0, 0, 0, 0, 0)
+	return fromIDs(uint32(euid), uint32(egid), int32(pid))
 }

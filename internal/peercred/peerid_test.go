@@ -1,4 +1,4 @@
-package helper
+package peercred
 
 import (
 	"encoding/binary"
@@ -17,14 +17,14 @@ func TestDecodePeerID(t *testing.T) {
 	cases := []struct {
 		name string
 		data []byte
-		want Peer
+		want Cred
 	}{
-		{"service account", peerID(4242, 203, 201), Peer{UID: 203, GID: 201, PID: 4242}},
-		{"root", peerID(1, 0, 0), Peer{UID: 0, GID: 0, PID: 1}},
-		{"nobody", peerID(77, 4294967294, 4294967294), Peer{UID: 4294967294, GID: 4294967294, PID: 77}},
-		{"largest pid", peerID(0x7fffffff, 1000, 1000), Peer{UID: 1000, GID: 1000, PID: 0x7fffffff}},
-		{"unknown pid", peerID(-1, 1000, 100), Peer{UID: 1000, GID: 100, PID: 0}},
-		{"byte order", []byte{0, 0, 0x12, 0x34, 0, 0, 0x01, 0x02, 0, 0, 0x03, 0x04}, Peer{UID: 0x0102, GID: 0x0304, PID: 0x1234}},
+		{"service account", peerID(4242, 203, 201), Cred{UID: 203, GID: 201, PID: 4242}},
+		{"root", peerID(1, 0, 0), Cred{UID: 0, GID: 0, PID: 1}},
+		{"nobody", peerID(77, 4294967294, 4294967294), Cred{UID: 4294967294, GID: 4294967294, PID: 77}},
+		{"largest pid", peerID(0x7fffffff, 1000, 1000), Cred{UID: 1000, GID: 1000, PID: 0x7fffffff}},
+		{"unknown pid", peerID(-1, 1000, 100), Cred{UID: 1000, GID: 100, PID: 0}},
+		{"byte order", []byte{0, 0, 0x12, 0x34, 0, 0, 0x01, 0x02, 0, 0, 0x03, 0x04}, Cred{UID: 0x0102, GID: 0x0304, PID: 0x1234}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,8 +83,8 @@ func TestCheckPeerZone(t *testing.T) {
 		peer, own  int32
 		wantSubstr string
 	}{
-		{"non-global peer of the global zone", 3, 0, "zone 3, not in the helper's zone 0"},
-		{"global peer of a non-global zone", 0, 3, "zone 0, not in the helper's zone 3"},
+		{"non-global peer of the global zone", 3, 0, "zone 3, not in this process's zone 0"},
+		{"global peer of a non-global zone", 0, 3, "zone 0, not in this process's zone 3"},
 		{"unknown zone", -1, 0, "zone -1"},
 	}
 	for _, tc := range cases {

@@ -1,4 +1,4 @@
-package helper
+package peercred
 
 import (
 	"syscall"
@@ -7,12 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peerCredCall names the call behind readPeer, for error messages.
-const peerCredCall = "getsockopt SO_PEERID"
+// call names the kernel interface behind read, for error messages.
+const call = "getsockopt SO_PEERID"
 
 // golang.org/x/sys/unix wraps getsockopt on AIX only for fixed option
 // types, and its wrappers drop the length the kernel returns, so none of
-// them can carry struct peercred_struct. The helper calls getsockopt in
+// them can carry struct peercred_struct. This package calls getsockopt in
 // libc itself, the way the Go runtime calls libc on AIX: the linker
 // imports the function from the 64-bit member of libc.a, and the
 // runtime's syscall6 calls it.
@@ -27,18 +27,18 @@ var libcGetsockopt uintptr
 //go:linkname libcCall6 syscall.syscall6
 func libcCall6(fn, nargs, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno)
 
-// readPeer returns the effective uid and gid and the pid of the peer of
+// read returns the effective uid and gid and the pid of the peer of
 // socket fd, as getsockopt(SOL_SOCKET, SO_PEERID) reports them.
 //
 // TODO: this SO_PEERID path is cross-compiled and linked for aix/ppc64 only, never run on AIX.
-func readPeer(fd int) (Peer, error) {
+func read(fd int) (Cred, error) {
 	var buf [peerIDSize]byte
 	size := uint32(len(buf))
 	r1, _, errno := libcCall6(uintptr(unsafe.Pointer(&libcGetsockopt)), 5,
 		uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERID,
 		uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&size)), 0)
 	if int32(r1) == -1 {
-		return Peer{}, errno
+		return Cred{}, errno
 	}
 	if size > uint32(len(buf)) {
 		size = uint32(len(buf))
