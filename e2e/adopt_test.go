@@ -439,3 +439,52 @@ listen = ["tcp://127.0.0.1:700"]
 		t.Errorf("echo on a: got %q, %v", got, err)
 	}
 }
+
+// TestAdoptWithGapInDescriptors promises three descriptors but passes
+// only 3 and 5, with 4 left free. Wrapping 3 makes a duplicate, which the
+// kernel puts at 4: the server must not adopt that duplicate as a second
+// listener, and so must not close a number that a listener still uses.
+func TestAdoptWithGapInDescriptors(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	ns := newNetns(t)
+	config := `
+[[service]]
+name = "web"
+kind = "echo"
+listen = ["tcp://127.0.0.1:700"]
+
+[[service]]
+name = "other"
+kind = "echo"
+listen = ["udp://127.0.0.1:701", "tcp://127.0.0.1:702"]
+`
+	// Without the cgroup settings the Go runtime opens no file at start
+	// that could fill the gap.
+	argv := []string{buildTool(t, "fdpass"), "-count", "3", "tcp-listen=127.0.0.1:700", "closed", "udp=127.0.0.1:701", "--",
+		"env", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+	srv, err := startParent(t, ns, append(argv, serveArgv(t, helper, config)...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := srv.log.String()
+	if n := strings.Count(log, `"inherited socket adopted"`); n != 2 {
+		t.Errorf("adopted %d sockets, want 2: descriptors 3 and 5", n)
+	}
+	if !logHas(log, `"fd":4,`, "inherited descriptor 4", `"message":"inherited descriptor rejected"`) {
+		t.Error("log does not reject the missing descriptor 4 by number")
+	}
+	for round := 0; round < 20; round++ {
+		for _, addr := range []string{"127.0.0.1:700", "127.0.0.1:702"} {
+			if got, err := echoVia(ns, addr, "gap"); err != nil || got != "gap" {
+				t.Fatalf("round %d: echo on %s: got %q, %v", round, addr, got, err)
+			}
+		}
+	}
+	for _, bad := range []string{"bad file descriptor", "invalid argument", "accept failed"} {
+		if strings.Contains(srv.log.String(), bad) {
+			t.Errorf("log contains %q", bad)
+		}
+	}
+}

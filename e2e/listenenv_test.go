@@ -202,3 +202,25 @@ func stopAndWait(t *testing.T, srv *server, pid int) {
 	waitGone(t, srv.pid)
 	waitGone(t, pid)
 }
+
+// TestExecChildLeavingItsGroup runs a child that moves itself into the
+// server's process group and ignores SIGTERM. Stopping the service must
+// still end it once the drain timeout has passed.
+func TestExecChildLeavingItsGroup(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	prog := buildTool(t, "activated")
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	ns := newNetns(t)
+	m := startManaged(t, ns, helper, "", execConfig("leaver", []string{prog, "-leave-group"}, "tcp://127.0.0.1:700")+"drain_timeout = \"1s\"\n")
+	r := readReport(t, ns, "127.0.0.1:700")
+	t.Cleanup(func() { unix.Kill(r.PID, unix.SIGKILL) })
+	start := time.Now()
+	if _, errOut, code := m.ctl(nobodyUID, "stop", "leaver"); code != 0 {
+		t.Fatalf("ctl stop: exit %d: %s", code, errOut)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stop took %s with a 1s drain timeout", took)
+	}
+	waitGone(t, r.PID)
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -19,6 +20,9 @@ type SocketKind struct {
 func classify(fd int) (SocketKind, error) {
 	var k SocketKind
 	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if errors.Is(err, unix.EBADF) {
+		return k, fmt.Errorf("descriptor %d is not open: it was promised but not passed", fd)
+	}
 	if err != nil {
 		return k, fmt.Errorf("descriptor %d is not a socket: %w", fd, err)
 	}

@@ -65,10 +65,18 @@ func Adopt(log zerolog.Logger) (*Inherited, []error) {
 		// used in order.
 		log.Warn().Int("listen_fds", env.Count).Int("names", len(env.Names)).Msg("LISTEN_FDNAMES does not name every socket: sockets without a name are matched by address only")
 	}
+	// Every descriptor is classified before any is wrapped: wrapping
+	// duplicates a descriptor to the lowest free number, which may be one
+	// of the range that was promised but not passed.
+	kinds := make([]SocketKind, env.Count)
+	kindErrs := make([]error, env.Count)
+	for i := range kinds {
+		kinds[i], kindErrs[i] = classify(listenFDsStart + i)
+	}
 	var errs []error
 	for i := 0; i < env.Count; i++ {
 		fd := listenFDsStart + i
-		e, err := adoptFD(fd, env.name(i))
+		e, err := adoptFD(fd, env.name(i), kinds[i], kindErrs[i])
 		if err != nil {
 			log.Error().Err(err).Int("fd", fd).Str("fd_name", env.name(i)).Msg("inherited descriptor rejected")
 			errs = append(errs, err)
@@ -80,10 +88,10 @@ func Adopt(log zerolog.Logger) (*Inherited, []error) {
 	return in, errs
 }
 
-// adoptFD checks descriptor fd and wraps it. On success the original
-// number is closed and the wrapper owns a close-on-exec duplicate.
-func adoptFD(fd int, name string) (*inheritedSocket, error) {
-	k, err := classify(fd)
+// adoptFD wraps descriptor fd, which classify found to be k or failed
+// with err. On success the original number is closed and the wrapper owns
+// a close-on-exec duplicate.
+func adoptFD(fd int, name string, k SocketKind, err error) (*inheritedSocket, error) {
 	if err != nil {
 		// Not a socket, or not open: leave it alone.
 		return nil, fmt.Errorf("inherited descriptor %d: %w", fd, err)

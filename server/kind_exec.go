@@ -215,8 +215,8 @@ func selfExecutable() (string, error) {
 	return os.Executable()
 }
 
-// Stop sends SIGTERM to the child's process group and waits for the child
-// to exit until ctx ends, then kills the group. It closes the server's
+// Stop sends SIGTERM to the child and its process group, waits for the
+// child to exit until ctx ends, then kills both. It closes the server's
 // copies of the sockets last.
 func (r *execRunner) Stop(ctx context.Context) error {
 	r.mu.Lock()
@@ -225,7 +225,7 @@ func (r *execRunner) Stop(ctx context.Context) error {
 		close(r.stop)
 	}
 	if r.child != nil {
-		syscall.Kill(-r.child.Pid, syscall.SIGTERM)
+		signalChild(r.child.Pid, syscall.SIGTERM)
 	}
 	r.mu.Unlock()
 	var err error
@@ -234,7 +234,7 @@ func (r *execRunner) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		r.mu.Lock()
 		if r.child != nil {
-			syscall.Kill(-r.child.Pid, syscall.SIGKILL)
+			signalChild(r.child.Pid, syscall.SIGKILL)
 		}
 		r.mu.Unlock()
 		<-r.done
@@ -245,6 +245,13 @@ func (r *execRunner) Stop(ctx context.Context) error {
 		s.Close()
 	}
 	return err
+}
+
+// signalChild sends sig to the child and to its process group. The child
+// gets it even when it has moved itself to another group.
+func signalChild(pid int, sig syscall.Signal) {
+	syscall.Kill(pid, sig)
+	syscall.Kill(-pid, sig)
 }
 
 func (r *execRunner) closeFiles() {

@@ -172,7 +172,7 @@ func (lm *LocalManager) checkManaged(name string) error {
 	managed := lm.managed[name]
 	lm.mu.Unlock()
 	if !managed {
-		return fmt.Errorf("service %q: %w %s: change it there and restart the server", name, errNotManaged, lm.ConfigPath)
+		return fmt.Errorf("service %q: %w %s: change it there and reload the server with SIGHUP", name, errNotManaged, lm.ConfigPath)
 	}
 	return nil
 }

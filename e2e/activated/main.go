@@ -3,7 +3,7 @@
 // answers every TCP connection with a JSON report of what it inherited,
 // then closes the connection.
 //
-//	activated [-exit-after DURATION] [-spawn] [-report PATH] [-allow-none]
+//	activated [-exit-after DURATION] [-spawn] [-report PATH] [-allow-none] [-leave-group]
 //
 // With -report it also writes the report to PATH, and with -allow-none it
 // keeps running when it inherited no socket, instead of exiting with
@@ -21,8 +21,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -53,7 +55,19 @@ func main() {
 	grandchild := flag.Bool("grandchild", false, "print what would be adopted and exit")
 	reportPath := flag.String("report", "", "also write the report to this file")
 	allowNone := flag.Bool("allow-none", false, "keep running without any inherited socket")
+	leaveGroup := flag.Bool("leave-group", false, "move to the parent's process group and ignore SIGTERM")
 	flag.Parse()
+	if *leaveGroup {
+		pgid, err := syscall.Getpgid(os.Getppid())
+		if err == nil {
+			err = syscall.Setpgid(0, pgid)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "activated: setpgid: %v\n", err)
+			os.Exit(1)
+		}
+		signal.Ignore(syscall.SIGTERM)
+	}
 	r.ListenPID = os.Getenv("LISTEN_PID")
 	r.ListenFDs = os.Getenv("LISTEN_FDS")
 	r.ListenNames = os.Getenv("LISTEN_FDNAMES")

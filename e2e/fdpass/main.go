@@ -15,6 +15,7 @@
 //	unix-listen=PATH    a listening Unix stream socket
 //	pipe                the read end of a pipe
 //	file=PATH           a regular file opened for reading
+//	closed              no descriptor: the number stays free
 //
 // It uses raw system calls only, so the Go runtime opens no descriptor of
 // its own that a SPEC could collide with.
@@ -53,6 +54,10 @@ func main() {
 	// Open every descriptor at 100 and up first, then move them to 3, 4, ...
 	high := make([]int, len(specs))
 	for i, s := range specs {
+		if s == "closed" {
+			high[i] = -1
+			continue
+		}
 		fd, err := open(s)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", s, err))
@@ -65,6 +70,10 @@ func main() {
 		high[i] = h
 	}
 	for i, h := range high {
+		if h < 0 {
+			unix.Close(3 + i)
+			continue
+		}
 		// dup2 clears close-on-exec on the new number.
 		if err := unix.Dup2(h, 3+i); err != nil {
 			fail(err)
