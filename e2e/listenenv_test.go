@@ -224,3 +224,30 @@ func TestExecChildLeavingItsGroup(t *testing.T) {
 	}
 	waitGone(t, r.PID)
 }
+
+// TestExecNoSocketGetsNoDescriptor starts the server with two listening
+// sockets meant for another process (LISTEN_PID names someone else), which
+// the server must leave alone, and an exec child that takes no socket. The
+// child must get neither of them.
+func TestExecNoSocketGetsNoDescriptor(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	prog := buildTool(t, "activated")
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	ns := newNetns(t)
+	report := filepath.Join(nobodyDir(t), "a.json")
+	config := execConfig("a", []string{prog, "-allow-none", "-report", report})
+	argv := []string{buildTool(t, "fdpass"), "-pid", "other", "tcp-listen=127.0.0.1:9701", "tcp-listen=127.0.0.1:9702", "--"}
+	if _, err := startParent(t, ns, append(argv, serveArgv(t, helper, config)...), nil); err != nil {
+		t.Fatal(err)
+	}
+	r := waitReport(t, report)
+	if len(r.Variables) != 0 {
+		t.Errorf("child sees %v, want no LISTEN_* variable", r.Variables)
+	}
+	for fd, link := range r.OpenFDs {
+		if fd > 2 && !strings.HasPrefix(link, "/sys/fs/cgroup/") && !strings.HasPrefix(link, "anon_inode:") {
+			t.Errorf("child started with descriptor %d (%s), want none of the server's", fd, link)
+		}
+	}
+}

@@ -153,23 +153,17 @@ func (r *execRunner) reapGroup(pid int) {
 // and the sockets at 3 and up. Descriptors the server opened are
 // close-on-exec. Any it inherited without that flag reach the shim, which
 // marks them close-on-exec before it execs the command. A service with no
-// socket runs its command without the shim and without any LISTEN_*
-// variable.
+// socket passes LISTEN_FDS=0, and the shim then execs the command without
+// any LISTEN_* variable.
 func (r *execRunner) startChild() (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	if len(r.files) == 0 {
-		cmd = exec.Command(r.info.Config.Command[0], r.info.Config.Command[1:]...)
-		cmd.Env = childEnv(0, r.info.Config.Name)
-	} else {
-		self, err := selfExecutable()
-		if err != nil {
-			return nil, err
-		}
-		args := append([]string{ExecShimCommand, "--"}, r.info.Config.Command...)
-		cmd = exec.Command(self, args...)
-		cmd.Env = childEnv(len(r.files), r.info.Config.Name)
-		cmd.ExtraFiles = r.files
+	self, err := selfExecutable()
+	if err != nil {
+		return nil, err
 	}
+	args := append([]string{ExecShimCommand, "--"}, r.info.Config.Command...)
+	cmd := exec.Command(self, args...)
+	cmd.Env = childEnv(len(r.files), r.info.Config.Name)
+	cmd.ExtraFiles = r.files
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.SysProcAttr = childProcAttr()
 	r.mu.Lock()
@@ -186,7 +180,8 @@ func (r *execRunner) startChild() (*exec.Cmd, error) {
 
 // childEnv returns the server's environment without socket activation and
 // notification variables, plus LISTEN_FDS and LISTEN_FDNAMES for n
-// sockets named after the service, when n > 0. The shim adds LISTEN_PID.
+// sockets named after the service. The shim adds LISTEN_PID, or with n = 0
+// removes LISTEN_FDS.
 func childEnv(n int, name string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -198,7 +193,7 @@ func childEnv(n int, name string) []string {
 		env = append(env, kv)
 	}
 	if n == 0 {
-		return env
+		return append(env, "LISTEN_FDS=0")
 	}
 	names := make([]string, n)
 	for i := range names {
@@ -270,10 +265,11 @@ func exitText(err error) string {
 
 // RunExecShim is the body of ExecShimCommand: it checks that descriptors 3
 // to 3+LISTEN_FDS-1 are sockets, sets LISTEN_PID to this process's pid and
-// replaces the process with args[0]. It returns only on failure.
+// replaces the process with args[0]. With LISTEN_FDS=0 it removes the
+// LISTEN_* variables instead. It returns only on failure.
 func RunExecShim(args []string) error {
 	if len(args) == 0 {
-		return errors.New("no command to run: use listen-exec -- PROGRAM [ARGS...]")
+		return errors.New("listen-exec: no program given: use portgate listen-exec -- PROGRAM [ARGS...]")
 	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
@@ -286,7 +282,14 @@ func RunExecShim(args []string) error {
 	if err := closeOnExecFrom(listenFDsStart + n); err != nil {
 		return fmt.Errorf("listen-exec %s: %w", path, err)
 	}
-	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	if n == 0 {
+		// No socket to describe: the program sees no variable at all.
+		os.Unsetenv("LISTEN_FDS")
+		os.Unsetenv("LISTEN_FDNAMES")
+		os.Unsetenv("LISTEN_PID")
+	} else {
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	}
 	return fmt.Errorf("listen-exec %s: %w", path, syscall.Exec(path, args, os.Environ()))
 }
 
@@ -308,7 +311,7 @@ func shimSocketCount() (int, error) {
 			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not open: %w", n, fd, err)
 		}
 		if st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
-			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not a socket (mode %#o)", n, fd, st.Mode&syscall.S_IFMT)
+			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not a socket (file mode %#o): pass a socket at each of descriptors %d to %d", n, fd, st.Mode&syscall.S_IFMT, listenFDsStart, listenFDsStart+n-1)
 		}
 	}
 	return n, nil

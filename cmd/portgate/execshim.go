@@ -28,15 +28,19 @@ then ignores its sockets. Run the program through this command instead:
     portgate listen-exec -- /usr/sbin/mydaemon --foreground &
     wait
 
-It exits with status 127 when it cannot run PROGRAM, when LISTEN_FDS is
-not set, or when a descriptor LISTEN_FDS promises is not a socket.`,
+With LISTEN_FDS=0 it removes the LISTEN_* variables and runs PROGRAM
+with no socket. It exits with status 127 when it cannot run PROGRAM, when
+LISTEN_FDS is not set, or when a descriptor LISTEN_FDS promises is not a
+socket.`,
 		SkipFlagParsing: true,
+		// The arguments belong to PROGRAM, "help" included.
+		HideHelp: true,
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 				cli.ShowSubcommandHelp(c)
 				if len(args) == 0 {
-					return cli.Exit("portgate listen-exec: no program given", 127)
+					return cli.Exit("portgate listen-exec: no program given: use portgate listen-exec -- PROGRAM [ARGS...]", 127)
 				}
 				return nil
 			}
