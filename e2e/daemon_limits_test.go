@@ -100,6 +100,32 @@ max_sockets_per_peer = 3
 	}
 }
 
+// TestDaemonReconnectWithinPeerLimit lets one uid hold a single
+// connection of two sockets. Six sockets in separate requests need two
+// reconnects, each of which the daemon may see before it has counted the
+// old connection as closed: the client must wait for it rather than fail.
+// One request for three sockets cannot fit any connection and gets a
+// limit error that says so.
+func TestDaemonReconnectWithinPeerLimit(t *testing.T) {
+	ns, _, d := daemonSetup(t, `
+[limits]
+max_sockets_per_peer = 2
+max_peers_per_uid = 1
+`)
+	for round := 0; round < 3; round++ {
+		rs := daemonClient(t, ns, d, nobodyUID, "tcp://127.0.0.1:801", "tcp://127.0.0.1:802", "tcp://127.0.0.1:803", "tcp://127.0.0.1:804", "tcp://127.0.0.1:805", "tcp://127.0.0.1:806")
+		for i, r := range rs {
+			if !r.OK {
+				t.Errorf("round %d, socket %d: %s", round, i+1, r.Error)
+			}
+		}
+	}
+	rs := daemonClient(t, ns, d, nobodyUID, "-together", "tcp://127.0.0.1:801", "tcp://127.0.0.1:802", "tcp://127.0.0.1:803")
+	if len(rs) != 1 || rs[0].OK || rs[0].Code != uint16(protocol.CodeLimit) || !strings.Contains(rs[0].Error, "a request for 3 sockets is above max_sockets_per_peer 2") {
+		t.Errorf("one request for 3 sockets: %+v, want a limit error naming the request size", rs)
+	}
+}
+
 func TestDaemonMaxPeers(t *testing.T) {
 	_, _, d := daemonSetup(t, `
 [limits]

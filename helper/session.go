@@ -200,6 +200,11 @@ func (s *Session) handle(m protocol.Message) error {
 		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeLimit, Index: protocol.NoIndex,
 			Message: fmt.Sprintf("more than %g requests per second (burst %d): slow down, or raise requests_per_second in [limits] of %s", l.RequestsPerSecond, l.Burst, s.policyPath())})
 	}
+	if max := s.limits().MaxSocketsPerPeer; len(r.Binds) > max {
+		s.Log.Warn().Int("requested", len(r.Binds)).Int("max_sockets_per_peer", max).Msg("socket limit reached")
+		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeLimit, Index: protocol.NoIndex,
+			Message: fmt.Sprintf("a request for %d sockets is above max_sockets_per_peer %d in [limits] of %s: raise the limit", len(r.Binds), max, s.policyPath())})
+	}
 	if max := s.limits().MaxSocketsPerPeer; s.granted+len(r.Binds) > max {
 		s.Log.Warn().Int("granted", s.granted).Int("requested", len(r.Binds)).Int("max_sockets_per_peer", max).Msg("socket limit reached")
 		return s.reply(&protocol.Error{ID: r.ID, Code: protocol.CodeConnectionSpent, Index: protocol.NoIndex,

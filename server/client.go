@@ -294,12 +294,24 @@ func (c *Client) bind(ctx context.Context, specs []protocol.BindSpec) ([]*os.Fil
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	files, err := c.bindOnce(ctx, specs)
-	if errors.Is(err, protocol.CodeConnectionSpent) {
-		c.helper.close()
-		c.helper = nil
-		files, err = c.bindOnce(ctx, specs)
+	if !errors.Is(err, protocol.CodeConnectionSpent) {
+		return files, err
 	}
-	return files, err
+	c.helper.close()
+	c.helper = nil
+	// A helper daemon may not have seen the old connection close yet and
+	// refuse the new one for its connections per uid: try again shortly.
+	for attempt := 1; ; attempt++ {
+		files, err = c.bindOnce(ctx, specs)
+		if c.helper != nil || !errors.Is(err, protocol.CodeLimit) || attempt == 20 {
+			return files, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
 }
 
 // bindOnce is bind on the current connection, or on a new one when there

@@ -107,13 +107,28 @@ func fakeClient(t *testing.T, mode string) *Client {
 	return c
 }
 
+// countOpenFDs returns the number of open descriptors once it has stayed
+// the same for 50ms (at most 2s), so that pipes an earlier helper child
+// left to os/exec's goroutines are closed before it counts.
 func countOpenFDs(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count descriptors: %v", err)
+	count := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("cannot count descriptors: %v", err)
+		}
+		return len(ents)
 	}
-	return len(ents)
+	n, same := count(), 0
+	for end := time.Now().Add(2 * time.Second); same < 5 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+		if m := count(); m == n {
+			same++
+		} else {
+			n, same = m, 0
+		}
+	}
+	return n
 }
 
 func TestClientAgainstMisbehavingHelper(t *testing.T) {
