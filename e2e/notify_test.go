@@ -132,3 +132,41 @@ func TestNotifyFollowsUpgrades(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulStopDrainsAtOnce holds one open connection on each of three
+// services with shutdown_timeout = 2s. SIGTERM must close all three
+// listeners at once and end the server within about one timeout, not
+// three.
+func TestGracefulStopDrainsAtOnce(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	config := "shutdown_timeout = \"2s\"\n" + echoConfig(map[string]int{"a": 700, "b": 701, "c": 702})
+	srv := startServer(t, ns, nobodyUID, helper, config)
+	for _, port := range []int{700, 701, 702} {
+		c, err := ns.dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "x")
+		io.ReadFull(c, make([]byte, 1))
+	}
+	start := time.Now()
+	if err := unix.Kill(srv.pid, unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, port := range []int{700, 701, 702} {
+		if c, err := ns.dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			t.Errorf("port %d still accepts 500ms after SIGTERM", port)
+		}
+	}
+	waitGone(t, srv.pid)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("graceful stop took %s, want about the 2s shutdown_timeout", took)
+	}
+}

@@ -201,18 +201,25 @@ func (m *Manager) Configs() []ServiceConfig {
 	return out
 }
 
-// StopAll stops every service in the reverse order of their addition and
-// removes them all.
+// StopAll stops and removes every service, all at the same time.
 func (m *Manager) StopAll() error {
 	m.mu.Lock()
 	names := append([]string(nil), m.order...)
 	m.mu.Unlock()
-	var errs []error
-	for i := len(names) - 1; i >= 0; i-- {
-		if err := m.Remove(names[i]); err != nil && !errors.Is(err, ErrServiceNotFound) {
-			errs = append(errs, err)
-		}
+	// All services stop at once, so that the whole stop takes one drain
+	// timeout, not one per service.
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Remove(name); err != nil && !errors.Is(err, ErrServiceNotFound) {
+				errs[i] = err
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

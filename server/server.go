@@ -42,6 +42,14 @@ func (s *Server) Run(ctx context.Context) error {
 	// starts a child.
 	inherited, _ := Adopt(s.Log)
 	nextNotify, upgraded := takeUpgradeNotify()
+	// SIGHUP and SIGUSR2 that arrive while the services start wait until
+	// the server is ready, instead of ending it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 	s.executable, _ = os.Executable()
 	s.Manager = &Manager{Client: s.Client, Log: s.Log, Inherited: inherited}
 	s.Manager.SetDrainTimeout(s.Config.ShutdownTimeout.Duration)
@@ -62,12 +70,6 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Manager.StopAll()
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, syscall.SIGUSR2)
-	defer signal.Stop(usr2)
 	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
 	notifyReady(s.Log)
 	restoreNotifySocket(nextNotify, upgraded)
