@@ -129,7 +129,8 @@ func (r *execRunner) supervise() {
 // while the unreaped child still reserves the group's id. On a stop the
 // leftovers got SIGTERM with the child and may take until Stop's deadline,
 // when Stop kills the group. Otherwise they are killed at once, so that
-// none keeps the sockets into the next start.
+// none keeps the sockets into the next start. A process that left the
+// group is out of reach.
 func (r *execRunner) reapGroup(pid int) {
 	for {
 		left := groupMembers(pid)
