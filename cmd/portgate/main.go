@@ -24,6 +24,12 @@ func main() {
 	app := &cli.App{
 		Name:  "portgate",
 		Usage: "serve on privileged ports without root, through portgate-helper",
+		// An unknown command is a usage error (2), not ctl's "no such
+		// service" (3), which is what urfave/cli would return.
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "portgate: unknown command %q: run %s --help for the list\n", name, c.Command.HelpName)
+			os.Exit(exitUsage)
+		},
 		Commands: []*cli.Command{
 			serveCommand(),
 			doctorCommand(),
@@ -63,6 +69,9 @@ opens anything; it refuses to run as root without --user.`,
 }
 
 func serve(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("portgate serve takes no arguments, got %q: name the config with --config FILE", c.Args().Slice()), exitUsage)
+	}
 	log, err := logging.New(os.Stderr, c.String("log-level"))
 	if err != nil {
 		return fmt.Errorf("invalid --log-level %q: %w", c.String("log-level"), err)
