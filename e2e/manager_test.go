@@ -390,6 +390,7 @@ func TestCtlOutputAndExitCodes(t *testing.T) {
 		{"denied port", nobodyUID, []string{"add", "--name", "d", "--kind", "echo", "--listen", "tcp://127.0.0.1:81"}, 1, "denied by policy"},
 		{"config service", nobodyUID, []string{"remove", "a"}, 1, "defined in the config file"},
 		{"other user", otherUID, []string{"list"}, 5, "permission denied"},
+		{"unknown command", nobodyUID, []string{"bogus"}, 2, `unknown command "bogus"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
