@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,6 +28,9 @@ type helperConn struct {
 func dialHelper(path string, timeout time.Duration) (*helperConn, error) {
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.Dial("unix", path)
+	if errors.Is(err, syscall.EACCES) {
+		return nil, fmt.Errorf("connect to helper daemon %s: %w: the socket's mode keeps this account out; add it to the socket_group named in the [daemon] table of the helper policy", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connect to helper daemon %s: %w: start portgate-helper daemon, or remove helper_socket from the config to start a helper as a child", path, err)
 	}

@@ -63,7 +63,7 @@ func Adopt(log zerolog.Logger) (*Inherited, []error) {
 		// Names are only hints, because sockets are matched by address as
 		// well, so a mismatch is reported and the names that exist are
 		// used in order.
-		log.Warn().Int("listen_fds", env.Count).Int("names", len(env.Names)).Msg("LISTEN_FDNAMES does not name every socket: sockets without a name are matched by address only")
+		log.Warn().Int("listen_fds", env.Count).Int("names", len(env.Names)).Msg("LISTEN_FDNAMES has a different number of names than LISTEN_FDS: names are used in order, and sockets are matched by address as well")
 	}
 	// Every descriptor is classified before any is wrapped: wrapping
 	// duplicates a descriptor to the lowest free number, which may be one

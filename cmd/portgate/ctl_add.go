@@ -107,6 +107,9 @@ func servicesFromInput(c *cli.Context) ([]server.ServiceConfig, error) {
 		Backend:      c.String("backend"),
 		DrainTimeout: server.Duration{Duration: c.Duration("drain-timeout")},
 	}
+	if sc.Kind == "exec" {
+		return nil, cli.Exit(c.Command.Name+": kind exec needs a command, which has no flag: write the service as TOML and pass it with --file", exitUsage)
+	}
 	if sc.Name == "" || sc.Kind == "" || len(sc.Listen) == 0 {
 		return nil, cli.Exit(c.Command.Name+" needs --name, --kind and at least one --listen, or --file", exitUsage)
 	}
