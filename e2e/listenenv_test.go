@@ -223,6 +223,9 @@ func TestExecChildLeavingItsGroup(t *testing.T) {
 		t.Errorf("stop took %s with a 1s drain timeout", took)
 	}
 	waitGone(t, r.PID)
+	if !strings.Contains(m.log.String(), "the child did not exit within the drain timeout of 1s after SIGTERM and was killed") {
+		t.Error("log does not say that the child ignored SIGTERM and was killed")
+	}
 }
 
 // TestExecNoSocketGetsNoDescriptor starts the server with two listening

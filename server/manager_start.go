@@ -101,7 +101,7 @@ func (m *Manager) stop(s *service) error {
 		s.mu.Unlock()
 		return nil
 	}
-	r, held, name := s.runner, s.sockets, s.config.Name
+	r, held, name, kind := s.runner, s.sockets, s.config.Name, s.config.Kind
 	drain := m.drainTimeout(s.config)
 	s.state, s.since = StateStopping, time.Now()
 	s.mu.Unlock()
@@ -123,7 +123,11 @@ func (m *Manager) stop(s *service) error {
 	s.mu.Unlock()
 	s.setState(StateStopped, nil)
 	if err != nil {
-		err = fmt.Errorf("stop service %q: open connections did not finish within the drain timeout of %s and were closed: %w", name, drain, err)
+		what := "open connections did not finish within the drain timeout of %s and were closed"
+		if kind == "exec" {
+			what = "the child did not exit within the drain timeout of %s after SIGTERM and was killed"
+		}
+		err = fmt.Errorf("stop service %q: "+what+": %w", name, drain, err)
 		log.Warn().Err(err).Dur("drain_timeout", drain).Msg("service stopped")
 		return err
 	}
