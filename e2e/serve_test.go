@@ -186,3 +186,22 @@ func landlockAvailable() bool {
 	_, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	return errno == 0
 }
+
+// TestServeDirectWithLoweredPortStart lowers ip_unprivileged_port_start
+// to 80 in the test's namespace: the server must then bind port 80
+// itself, and still ask the helper for port 79, below the new start.
+func TestServeDirectWithLoweredPortStart(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy+"\n[[allow]]\nusers = [\"65534\"]\nnetworks = [\"tcp\"]\naddresses = [\"*\"]\nports = [79]\n")
+	ns := newNetns(t)
+	ns.run("sysctl", "-q", "-w", "net.ipv4.ip_unprivileged_port_start=80")
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	srv := startServer(t, ns, nobodyUID, helper, echoConfig(map[string]int{"a": 80, "b": 79}))
+	log := srv.log.String()
+	if !logHas(log, `"address":"127.0.0.1:80"`, `"from_helper":false`) {
+		t.Error("port 80 was not bound directly with ip_unprivileged_port_start = 80")
+	}
+	if !logHas(log, `"address":"127.0.0.1:79"`, `"from_helper":true`) {
+		t.Error("port 79 did not come from the helper")
+	}
+}

@@ -165,6 +165,9 @@ func (c *Client) Acquire(ctx context.Context, endpoints []Endpoint) ([]Socket, e
 		socks[i].Endpoint = e
 		var err error = syscall.EACCES
 		if !c.skipDirect {
+			err = probeBind(specs[i])
+		}
+		if err == nil {
 			err = listenDirect(ctx, &socks[i])
 		}
 		if err == nil {
