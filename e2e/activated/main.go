@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // report is what the program saw at start.
@@ -58,9 +60,9 @@ func main() {
 	leaveGroup := flag.Bool("leave-group", false, "move to the parent's process group and ignore SIGTERM")
 	flag.Parse()
 	if *leaveGroup {
-		pgid, err := syscall.Getpgid(os.Getppid())
+		pgid, err := unix.Getpgid(os.Getppid())
 		if err == nil {
-			err = syscall.Setpgid(0, pgid)
+			err = unix.Setpgid(0, pgid)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "activated: setpgid: %v\n", err)
