@@ -66,6 +66,6 @@
 // is at fault). A client that receives a malformed or short Grant sequence
 // closes every descriptor it received for that request. The helper keeps no
 // copy of a socket once its Grant frame is sent. A connection is granted a
-// bounded number of sockets in its life; past that the helper answers
+// bounded number of sockets in its life. Past that the helper replies with
 // CodeConnectionSpent, and a client that needs more opens a new connection.
 package protocol

@@ -290,9 +290,9 @@ func (c *Client) helperPath() string {
 }
 
 // bind sends one request to the helper and returns one file per spec, in
-// order, or an error. The caller owns the files. When the helper answers
-// that the connection has been granted all the sockets it may have, bind
-// opens a new connection and asks once more.
+// order, or an error. The caller owns the files. When the helper replies
+// with CodeConnectionSpent, bind opens a new connection and sends the
+// request once more.
 func (c *Client) bind(ctx context.Context, specs []protocol.BindSpec) ([]*os.File, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -27,7 +27,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err == nil && (cfg.ManagerSet != s.Config.ManagerSet || !reflect.DeepEqual(cfg.Manager, s.Config.Manager)) {
 		// Moving a live socket and its services file under running
 		// clients has no safe middle state; a successor starts clean.
-		log.Warn().Msg("the [manager] table changed: the Local Manager keeps its socket, access list and services file until the server restarts or is upgraded with SIGUSR2")
+		log.Warn().Msg("the [manager] table changed: the Local Manager keeps its socket, access list and services file; restart the server or upgrade it with SIGUSR2 to apply the change")
 		cfg.Manager, cfg.ManagerSet = s.Config.Manager, s.Config.ManagerSet
 	}
 	if err == nil {
