@@ -2,23 +2,29 @@
 # Runs the portgate benchmarks and writes BENCHMARKS.md. Run as root from
 # the repository root, through `make bench`.
 #
-# It installs the peers it compares against (Debian packages), builds the
-# binaries into a fresh directory under /tmp, gives a copy of the helper
-# its file capability, and runs every measurement on loopback inside a
-# network namespace it creates with unshare. The raw results go to
-# bench/out/, which `pgbench report` turns into BENCHMARKS.md.
+# It installs the peers it compares against (Debian packages) and builds
+# the binaries into a fresh directory under /tmp, where a copy of the
+# helper gets its file capability. Every measurement runs on loopback
+# inside a network namespace that the script creates with unshare. The raw
+# results go to bench/out/, which `pgbench report` turns into BENCHMARKS.md.
 #
-# Environment: WRK_SECONDS (length of each wrk run, default 4), REPS
-# (rounds of each wrk comparison, default 3), GRANTS (timed grants per
-# case, default 5000), STARTS (cold starts per case, default 20).
+# Environment: WRK_SECONDS (length of each wrk run, default 3), REPS
+# (rounds of each wrk comparison, default 3), PAIRS (rounds of the helper
+# against direct data path comparison, default 8), CHURN_ROUNDS (rounds
+# with and without churn, default 5), GRANTS (timed grants
+# per case, default 5000), STARTS (cold starts per case, default 20),
+# SECTIONS (which of grant coldstart datapath churn scale proxy to run;
+# the report needs all of them).
 set -euo pipefail
 
-WRK_SECONDS=${WRK_SECONDS:-4}
+WRK_SECONDS=${WRK_SECONDS:-3}
 REPS=${REPS:-3}
+PAIRS=${PAIRS:-8}
+CHURN_ROUNDS=${CHURN_ROUNDS:-5}
 GRANTS=${GRANTS:-5000}
 STARTS=${STARTS:-20}
 NOBODY=65534
-PACKAGES="authbind s6 libs6-dev skalibs-dev wrk socat nftables gcc libcap2-bin iproute2 util-linux procps"
+PACKAGES="authbind s6 libs6-dev skalibs-dev wrk socat nftables gcc libcap2-bin iproute2 util-linux procps linux-perf"
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $(date +%H:%M:%S) $*" >&2; }
@@ -91,6 +97,23 @@ listen = ["tcp://127.0.0.1:$port"]
 root = "$work/www"
 EOF
 	done
+	# Both services in one process, so that the two sockets are compared
+	# with the same heap, threads and CPU placement.
+	cat >"$work/etc/both.toml" <<EOF
+shutdown_timeout = "2s"
+
+[[service]]
+name = "web"
+kind = "http"
+listen = ["tcp://127.0.0.1:80"]
+root = "$work/www"
+
+[[service]]
+name = "web-direct"
+kind = "http"
+listen = ["tcp://127.0.0.1:8080"]
+root = "$work/www"
+EOF
 	cat >"$work/etc/proxy.toml" <<EOF
 shutdown_timeout = "2s"
 
@@ -111,7 +134,8 @@ machine_info() {
 		printf 'go\t%s\n' "$(go version)"
 		printf 'commit\t%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 		printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
-		printf 'settings\tWRK_SECONDS=%s REPS=%s GRANTS=%s STARTS=%s\n' "$WRK_SECONDS" "$REPS" "$GRANTS" "$STARTS"
+		printf 'settings\tWRK_SECONDS=%s REPS=%s PAIRS=%s CHURN_ROUNDS=%s GRANTS=%s STARTS=%s\n' \
+			"$WRK_SECONDS" "$REPS" "$PAIRS" "$CHURN_ROUNDS" "$GRANTS" "$STARTS"
 		for p in authbind s6 wrk socat nftables systemd; do
 			printf 'pkg\t%s %s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"
 		done
@@ -141,6 +165,10 @@ outside() {
 	local start=$SECONDS
 	unshare --net -- "$0" --inside "$WORK"
 	printf 'seconds\t%s\n' "$((SECONDS - start))" >>"$OUT/machine.tsv"
+	if [ -e "$OUT/profile/grant-child.unpinned.pprof" ]; then
+		go tool pprof -top -nodecount=30 "$WORK/pgbench" "$OUT/profile/grant-child.unpinned.pprof" \
+			>"$OUT/profile/grant-child.unpinned.txt" 2>/dev/null || true
+	fi
 	"$WORK/pgbench" report -out "$OUT" -md BENCHMARKS.md
 	log "wrote BENCHMARKS.md"
 }
@@ -153,7 +181,7 @@ as_nobody() {
 }
 
 # start_server NAME CONFIG starts portgate serve as nobody and waits until
-# it is ready; it sets SERVER_PID and SERVER_STATE.
+# it is ready. It sets SERVER_PID and SERVER_STATE.
 start_server() {
 	local name=$1 config=$2 i
 	SERVER_STATE=$WORK/state/$name
@@ -197,10 +225,13 @@ bench_grant() {
 	outdir "$dir"
 	log "grant ($PIN_NAME)"
 	as_nobody "$WORK/pgbench" grant -mode listen -addr 127.0.0.1:8080 -n "$GRANTS" -out "$dir/listen.$PIN_NAME.txt"
+	# The naive child has no privilege, so it binds the unprivileged port.
+	as_nobody "$WORK/pgbench" grant -mode naive -addr 127.0.0.1:8080 -n "$GRANTS" -out "$dir/naive.$PIN_NAME.txt"
 	as_nobody "$WORK/pgbench" grant -mode child -addr 127.0.0.1:80 -helper "$WORK/portgate-helper" \
 		-n "$GRANTS" -out "$dir/child.$PIN_NAME.txt" 2>"$OUT/logs/grant-child.$PIN_NAME.log"
 	as_nobody "$WORK/pgbench" grant -mode child -addr 127.0.0.1:80 -helper "$WORK/portgate-helper" \
 		-n "$GRANTS" -out /dev/null -cpuprofile "$OUT/profile/grant-child.$PIN_NAME.pprof" 2>/dev/null
+	[ "$PIN_NAME" = pinned ] && profile_grant
 
 	rm -rf "$WORK/helperd"
 	$PIN "$WORK/portgate-helper" daemon 2>"$OUT/logs/daemon.$PIN_NAME.log" &
@@ -231,6 +262,20 @@ bench_grant() {
 	stop_pid $s6
 }
 
+# profile_grant records the child-helper grants with perf. On one CPU the
+# CPU time of the client and the helper adds up to the grant's latency, so
+# the split between them and their symbols show where the time goes.
+profile_grant() {
+	local data=$WORK/grant.perf
+	perf record -q -F 2999 -g -C 0 -o "$data" -- $PIN setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups -- \
+		"$WORK/pgbench" grant -mode child -addr 127.0.0.1:80 -helper "$WORK/portgate-helper" \
+		-n "$GRANTS" -out /dev/null 2>/dev/null || { log "perf record failed: no profile"; return 0; }
+	perf report -i "$data" --comm pgbench,portgate-helper --no-children --sort comm --stdio 2>/dev/null |
+		grep -E '^ +[0-9]' >"$OUT/profile/grant-perf-comm.txt" || true
+	perf report -i "$data" --comm pgbench,portgate-helper --children --sort comm,sym --stdio -g none --percent-limit 2 2>/dev/null |
+		grep -E '^ +[0-9]' | head -60 >"$OUT/profile/grant-perf-symbols.txt" || true
+}
+
 bench_coldstart() {
 	local dir=$OUT/raw/coldstart
 	mkdir -p "$dir" "$WORK/state/cold"
@@ -246,17 +291,28 @@ bench_datapath() {
 	local dir=$OUT/raw/datapath rep pid
 	outdir "$dir"
 	log "data path ($PIN_NAME)"
-	for rep in $(seq "$REPS"); do
-		start_server web80 "$WORK/etc/web80.toml"
-		run_wrk "$dir/helper.$PIN_NAME.$rep.txt" http://127.0.0.1:80/index.html
-		if [ "$PIN_NAME" = unpinned ] && [ "$rep" = 1 ]; then
-			printf 'server-idle\t%s\n' "$(rss_kib $SERVER_PID)" >>"$OUT/raw/memory.tsv"
-			printf 'helper-child-idle\t%s\n' "$(rss_kib "$(pgrep -P $SERVER_PID | head -1)")" >>"$OUT/raw/memory.tsv"
+	# helper and direct: one server with both sockets, loaded in turns,
+	# PAIRS times, each pair in the other order than the one before.
+	start_server both "$WORK/etc/both.toml"
+	for rep in $(seq "$PAIRS"); do
+		if [ $((rep % 2)) = 1 ]; then
+			run_wrk "$dir/helper.$PIN_NAME.$rep.txt" http://127.0.0.1:80/index.html
+			run_wrk "$dir/direct.$PIN_NAME.$rep.txt" http://127.0.0.1:8080/index.html
+		else
+			run_wrk "$dir/direct.$PIN_NAME.$rep.txt" http://127.0.0.1:8080/index.html
+			run_wrk "$dir/helper.$PIN_NAME.$rep.txt" http://127.0.0.1:80/index.html
 		fi
-		stop_pid $SERVER_PID
+	done
+	if [ "$PIN_NAME" = unpinned ]; then
+		printf 'server-idle\t%s\n' "$(rss_kib $SERVER_PID)" >>"$OUT/raw/memory.tsv"
+		printf 'helper-child-idle\t%s\n' "$(rss_kib "$(pgrep -P $SERVER_PID | head -1)")" >>"$OUT/raw/memory.tsv"
+	fi
+	stop_pid $SERVER_PID
 
+	for rep in $(seq "$REPS"); do
+		# nft and socat: a server on 8080 alone, so that port 80 is free.
 		start_server web8080 "$WORK/etc/web8080.toml"
-		run_wrk "$dir/direct.$PIN_NAME.$rep.txt" http://127.0.0.1:8080/index.html
+		run_wrk "$dir/direct2.$PIN_NAME.$rep.txt" http://127.0.0.1:8080/index.html
 		nft add table ip pgbench
 		nft add chain ip pgbench out '{ type nat hook output priority -100; }'
 		nft add rule ip pgbench out ip daddr 127.0.0.1 tcp dport 80 redirect to :8080
@@ -276,7 +332,7 @@ bench_churn() {
 	outdir "$dir"
 	log "churn ($PIN_NAME)"
 	start_server churn "$WORK/etc/web80.toml"
-	for rep in $(seq "$REPS"); do
+	for rep in $(seq "$CHURN_ROUNDS"); do
 		run_wrk "$dir/quiet.$PIN_NAME.$rep.txt" http://127.0.0.1:80/index.html
 		as_nobody "$WORK/pgbench" churn -socket "$SERVER_STATE/manager.sock" -duration "${WRK_SECONDS}s" \
 			-root "$WORK/www" -out "$dir/churn.$PIN_NAME.$rep.json" &
@@ -284,7 +340,29 @@ bench_churn() {
 		run_wrk "$dir/busy.$PIN_NAME.$rep.txt" http://127.0.0.1:80/index.html
 		wait $churner || die "pgbench churn failed"
 	done
+	[ "$PIN_NAME" = unpinned ] && profile_churn
 	stop_pid $SERVER_PID
+}
+
+# profile_churn records one more churn round under load with perf, across
+# both CPUs, and keeps the CPU share of each process and the server's
+# symbols.
+profile_churn() {
+	local data=$WORK/churn.perf helper wrk_pid churner
+	helper=$(pgrep -P "$SERVER_PID" | head -1)
+	wrk -t2 -c32 -d"${WRK_SECONDS}s" http://127.0.0.1:80/index.html >/dev/null 2>&1 &
+	wrk_pid=$!
+	setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups -- "$WORK/pgbench" churn \
+		-socket "$SERVER_STATE/manager.sock" -duration "${WRK_SECONDS}s" -root "$WORK/www" -out /dev/null &
+	churner=$!
+	perf record -q -F 999 -g -a -o "$data" -- sleep "$WRK_SECONDS" 2>/dev/null ||
+		log "perf record failed: no churn profile"
+	wait $wrk_pid $churner || true
+	[ -s "$data" ] || return 0
+	perf report -i "$data" --pid "$SERVER_PID,$helper,$wrk_pid,$churner" --no-children --sort comm --stdio 2>/dev/null |
+		grep -E '^ +[0-9]' >"$OUT/profile/churn-perf-pid.txt" || true
+	perf report -i "$data" --pid "$SERVER_PID" --children --sort sym --stdio -g none --percent-limit 3 2>/dev/null |
+		grep -E '^ +[0-9]' | grep -v '\[k\]' | head -40 >"$OUT/profile/churn-perf-server.txt" || true
 }
 
 bench_scale() {

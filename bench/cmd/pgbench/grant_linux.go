@@ -13,13 +13,13 @@ import (
 )
 
 // runGrant times one listener at a time, opened and closed again:
-// net.Listen in this process (mode listen), or server.Client.Listen through
-// a child helper (child) or a helper daemon (daemon) over one persistent
-// connection. The first grant, which starts or dials the helper, is part of
+// net.Listen in this process (mode listen), a naiveGranter child (naive),
+// or server.Client.Listen through a child helper (child) or a helper
+// daemon (daemon) over one persistent connection. The first grant, which starts or dials the helper, is part of
 // the warmup.
 func runGrant(args []string) error {
 	fs := flag.NewFlagSet("grant", flag.ExitOnError)
-	mode := fs.String("mode", "listen", "listen, child or daemon")
+	mode := fs.String("mode", "listen", "listen, naive, child or daemon")
 	addr := fs.String("addr", "127.0.0.1:80", "address to listen on")
 	helperPath := fs.String("helper", "", "portgate-helper path (mode child)")
 	socket := fs.String("socket", "", "helper daemon socket (mode daemon)")
@@ -29,7 +29,7 @@ func runGrant(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed grants to this file")
 	fs.Parse(args)
 
-	listen, closeClient, err := grantFunc(*mode, *helperPath, *socket)
+	listen, closeClient, err := grantFunc(*mode, *addr, *helperPath, *socket)
 	if err != nil {
 		return err
 	}
@@ -71,12 +71,18 @@ func runGrant(args []string) error {
 
 // grantFunc returns the listen function of a mode and a function that
 // closes the client behind it.
-func grantFunc(mode, helperPath, socket string) (func(context.Context, string) (net.Listener, error), func(), error) {
+func grantFunc(mode, addr, helperPath, socket string) (func(context.Context, string) (net.Listener, error), func(), error) {
 	switch mode {
 	case "listen":
 		return func(_ context.Context, addr string) (net.Listener, error) {
 			return net.Listen("tcp4", addr)
 		}, func() {}, nil
+	case "naive":
+		g, err := startNaive(addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return g.listen, g.close, nil
 	case "child", "daemon":
 		c := &server.Client{HelperPath: helperPath}
 		if mode == "daemon" {
@@ -86,5 +92,5 @@ func grantFunc(mode, helperPath, socket string) (func(context.Context, string) (
 			return c.Listen(ctx, "tcp4", addr)
 		}, func() { c.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("invalid -mode %q: want listen, child or daemon", mode)
+	return nil, nil, fmt.Errorf("invalid -mode %q: want listen, naive, child or daemon", mode)
 }

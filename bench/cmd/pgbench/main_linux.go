@@ -12,6 +12,8 @@ func main() {
 		"coldstart": runColdStart,
 		"churn":     runChurn,
 		"report":    runReport,
+		// naive-child is the child process of grant -mode naive.
+		"naive-child": runNaiveChild,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		fmt.Fprintln(os.Stderr, "usage: pgbench grant|scale|coldstart|churn|report [flags]")

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -31,10 +33,10 @@ type target struct {
 }
 
 func runReport(args []string) error {
-	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	dir := fs.String("out", "bench/out", "directory of the raw results")
-	md := fs.String("md", "BENCHMARKS.md", "file to write")
-	fs.Parse(args)
+	flags := flag.NewFlagSet("report", flag.ExitOnError)
+	dir := flags.String("out", "bench/out", "directory of the raw results")
+	md := flags.String("md", "BENCHMARKS.md", "file to write")
+	flags.Parse(args)
 
 	r := &report{dir: *dir}
 	for _, section := range []func() error{r.grant, r.coldStart, r.dataPath, r.churn, r.scale, r.memory, r.proxy} {
@@ -151,6 +153,7 @@ func (r *report) grant() error {
 	type row struct{ name, file, base, what string }
 	rows := []row{
 		{"net.Listen in process (baseline)", "listen", "listen", "Go, bind+listen+close of 127.0.0.1:8080"},
+		{"naive grant", "naive", "listen", "a child process binds 127.0.0.1:8080 and sends it back, then close"},
 		{"portgate, child helper", "child", "listen", "server.Client.Listen of 127.0.0.1:80, then close"},
 		{"portgate, helper daemon", "daemon", "listen", "the same through `portgate-helper daemon`"},
 		{"C bind+listen (baseline)", "c-bind", "c-bind", "C, bind+listen+close of 127.0.0.1:8080"},
@@ -177,7 +180,11 @@ func (r *report) grant() error {
 	b.WriteString("raw system call that its preload library never sees), so it and\n")
 	b.WriteString("s6-fdholderd are measured with small C programs (`bench/c/`) against a C\n")
 	b.WriteString("baseline. s6-fdholderd hands out a socket bound once in advance and binds\n")
-	b.WriteString("nothing per request.\n\n")
+	b.WriteString("nothing per request. The *naive grant* (`pgbench grant -mode naive`) is the\n")
+	b.WriteString("least any helper process can do: its Go child reads one byte with a\n")
+	b.WriteString("blocking read(2), binds, sends the descriptor with SCM_RIGHTS and closes\n")
+	b.WriteString("it, with no protocol, policy, log or netpoller; it shows the floor that\n")
+	b.WriteString("crossing a process boundary sets on this machine.\n\n")
 	b.WriteString("| case | what is timed | unpinned median | p99 | ratio | pinned median | p99 | ratio |\n|---|---|---|---|---|---|---|---|\n")
 	for _, rw := range rows {
 		u, p := stats[rw.file+".unpinned"], stats[rw.file+".pinned"]
@@ -197,6 +204,8 @@ func (r *report) grant() error {
 	cmp("portgate daemon / authbind", "daemon", "authbind")
 	cmp("portgate child / s6-fdholder retrieve", "child", "s6")
 	cmp("portgate daemon / s6-fdholder retrieve", "daemon", "s6")
+	cmp("portgate child / naive grant", "child", "naive")
+	cmp("naive grant / net.Listen", "naive", "listen")
 	b.WriteString("\n")
 
 	worst := 0.0
@@ -218,10 +227,44 @@ func (r *report) grant() error {
 	r.targets = append(r.targets, target{"per-grant cost", "below authbind and s6-fdholder retrieve",
 		fmt.Sprintf("%.2fx of the peer at worst", worstPeer), worstPeer < 1})
 	if worst > 1.5 || worstPeer >= 1 {
-		r.profile("grant-child.unpinned.txt", "CPU profile of the client during the child-helper grants (unpinned)")
-		r.profile("helper-perf.txt", "perf profile of the child helper during the grants (unpinned)")
+		r.grantAnalysis(stats)
 	}
 	return nil
+}
+
+// grantAnalysis explains a missed grant target from the figures of the
+// same run and adds the profiles bench/run.sh recorded.
+func (r *report) grantAnalysis(stats map[string]sampleStats) {
+	b := &r.body
+	naiveU := stats["naive.unpinned"].median / stats["listen.unpinned"].median
+	naiveP := stats["naive.pinned"].median / stats["listen.pinned"].median
+	b.WriteString("### Why grants miss their targets\n\n")
+	fmt.Fprintf(b, "The naive grant takes %.2fx net.Listen unpinned and %.2fx pinned.", naiveU, naiveP)
+	if min(naiveU, naiveP) > 1.5 {
+		b.WriteString(" So no helper in another process can come within 1.5x on this\n")
+		b.WriteString("machine: a request and a reply between two processes, each waking the\n")
+		b.WriteString("other, cost more than the bind itself.")
+	}
+	fmt.Fprintf(b, " portgate's child-helper grant takes %s of the\n", ratio(stats["child.unpinned"].median, stats["naive.unpinned"].median))
+	fmt.Fprintf(b, "naive grant unpinned and %s pinned. The pinned perf profile below\n", ratio(stats["child.pinned"].median, stats["naive.pinned"].median))
+	b.WriteString("shows where that goes: on one CPU the client's and the helper's CPU time\n")
+	b.WriteString("add up to the latency. The client (`pgbench`) first tries the bind\n")
+	b.WriteString("itself, which fails with EACCES twice, because Go's net package tries an\n")
+	b.WriteString("MPTCP socket and then a TCP one. Both processes wait for the socket\n")
+	b.WriteString("through Go's netpoller (epoll) rather than a blocking read, and their\n")
+	b.WriteString("runtimes go idle and wake on every request. The client also checks and\n")
+	b.WriteString("wraps the descriptor, and the helper decodes the request, checks the\n")
+	b.WriteString("policy, binds and writes an audit log line for every grant.\n\n")
+	b.WriteString("Against the peers: authbind binds per request as portgate does, but\n")
+	b.WriteString("forks and execs a setuid helper for each bind, so portgate's grant\n")
+	fmt.Fprintf(b, "costs %s of authbind's unpinned and %s pinned. s6-fdholderd binds\n",
+		ratio(stats["child.unpinned"].median, stats["authbind.unpinned"].median), ratio(stats["child.pinned"].median, stats["authbind.pinned"].median))
+	b.WriteString("nothing per request: it duplicates a socket bound in advance and sends\n")
+	b.WriteString("it to a C client that waits in a blocking read, which the naive grant\n")
+	b.WriteString("(a bind, and Go on one side) already cannot match.\n\n")
+	r.profile("grant-perf-comm.txt", "CPU time by process, child-helper grants pinned to CPU 0 (`perf report --sort comm`)")
+	r.profile("grant-perf-symbols.txt", "Symbols of those processes with their callees, above 2% (`perf report --children --sort comm,sym`)")
+	r.profile("grant-child.unpinned.txt", "Go CPU profile of the client during the child-helper grants, unpinned (`go tool pprof -top`)")
 }
 
 // profile adds a profile text from out/profile to the report, if present.
@@ -316,15 +359,22 @@ func (r *report) dataPath() error {
 	b := &r.body
 	b.WriteString("## 3. Data path\n\n")
 	b.WriteString("Requests per second of the http service serving a 600-byte file to\n")
-	b.WriteString("`wrk -t2 -c32 --latency` with keep-alive, median of the rounds. *helper*:\n")
-	b.WriteString("the service on 127.0.0.1:80 from the helper; *direct*: the same service on\n")
-	b.WriteString("127.0.0.1:8080 bound by the server; *nft redirect*: wrk to port 80, which\n")
-	b.WriteString("an nftables `redirect to :8080` rule in the namespace's nat output chain\n")
-	b.WriteString("sends to the direct server; *socat*: wrk to a socat relay on port 80 that\n")
-	b.WriteString("forks per connection to the direct server.\n\n")
+	b.WriteString("`wrk -t2 -c32 --latency` with keep-alive, median of the rounds. *helper*\n")
+	b.WriteString("and *direct* are two http services of one server, on 127.0.0.1:80 from\n")
+	b.WriteString("the helper and on 127.0.0.1:8080 bound by the server itself, loaded in\n")
+	b.WriteString("turns. The relays are measured against a second server that listens on\n")
+	b.WriteString("8080 only: *nft redirect* sends wrk's connections to port 80 there with an\n")
+	b.WriteString("nftables `redirect to :8080` rule in the namespace's nat output chain,\n")
+	b.WriteString("and *socat* relays port 80 to it, forking per connection.\n\n")
 	b.WriteString("| case | unpinned req/s | p99 | ratio | pinned req/s | p99 | ratio | failed |\n|---|---|---|---|---|---|---|---|\n")
-	var helperRatios []float64
-	for _, c := range []struct{ name, file string }{{"direct (baseline)", "direct"}, {"helper", "helper"}, {"nft redirect", "nft"}, {"socat", "socat"}} {
+	cases := []struct{ name, file, base string }{
+		{"direct, port 8080 (baseline)", "direct", "direct"},
+		{"helper, port 80", "helper", "direct"},
+		{"direct, port 8080, second server (baseline)", "direct2", "direct2"},
+		{"nft redirect 80 to 8080", "nft", "direct2"},
+		{"socat on 80 to 8080", "socat", "direct2"},
+	}
+	for _, c := range cases {
 		var cells []string
 		failed := 0
 		for _, pin := range pins {
@@ -332,23 +382,60 @@ func (r *report) dataPath() error {
 			if err != nil {
 				return err
 			}
-			base, err := r.wrkCase("datapath", "direct."+pin)
+			base, err := r.wrkCase("datapath", c.base+"."+pin)
 			if err != nil {
 				return err
 			}
 			cells = append(cells, fmt.Sprintf("%.0f", s.rate), us(s.p99), ratio(s.rate, base.rate))
 			failed += s.failed
-			if c.file == "helper" {
-				helperRatios = append(helperRatios, s.rate/base.rate)
-			}
 		}
 		fmt.Fprintf(b, "| %s | %s | %d |\n", c.name, strings.Join(cells, " | "), failed)
 	}
-	b.WriteString("\n")
+	var helperRatios []float64
+	var spreads []string
+	for _, pin := range pins {
+		ratios, err := r.pairedRatios("datapath", "helper", "direct", pin)
+		if err != nil {
+			return err
+		}
+		helperRatios = append(helperRatios, median(ratios))
+		spreads = append(spreads, fmt.Sprintf("%.2f to %.2f %s", ratios[0], ratios[len(ratios)-1], pin))
+	}
+	b.WriteString("\nThe helper's ratio in the targets is the median of the ratios of each\n")
+	fmt.Fprintf(b, "pair of runs, which range from %s.\n\n", strings.Join(spreads, " and "))
 	low := min(helperRatios[0], helperRatios[1])
 	r.targets = append(r.targets, target{"data path, helper socket against direct bind", "ratio >= 0.98",
 		fmt.Sprintf("%.2f unpinned, %.2f pinned", helperRatios[0], helperRatios[1]), low >= 0.98})
 	return nil
+}
+
+// pairedRatios returns the requests/s ratios of case a to case b over the
+// rounds both have (a.PIN.N.txt and b.PIN.N.txt), sorted.
+func (r *report) pairedRatios(section, a, b, pin string) ([]float64, error) {
+	var out []float64
+	for n := 1; ; n++ {
+		read := func(name string) (wrkResult, error) {
+			data, err := os.ReadFile(filepath.Join(r.dir, "raw", section, fmt.Sprintf("%s.%s.%d.txt", name, pin, n)))
+			if err != nil {
+				return wrkResult{}, err
+			}
+			return parseWrk(string(data))
+		}
+		ra, errA := read(a)
+		rb, errB := read(b)
+		if errors.Is(errA, fs.ErrNotExist) || errors.Is(errB, fs.ErrNotExist) {
+			break
+		}
+		if errA != nil || errB != nil {
+			return nil, fmt.Errorf("%s results, round %d: %w", section, n, errors.Join(errA, errB))
+		}
+		out = append(out, ra.RequestsPerSec/rb.RequestsPerSec)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s results: no rounds of %s and %s %s", section, a, b, pin)
+	}
+	sort.Float64s(out)
+	return out, nil
 }
 
 func (r *report) churn() error {
@@ -399,6 +486,22 @@ func (r *report) churn() error {
 		failedAll += quiet.failed + busy.failed + apiErrors
 	}
 	b.WriteString("\nMedians over the rounds; failed counts are totals.\n\n")
+	if worstP99 > 1.10 {
+		b.WriteString("### Why the loaded service's p99 moves\n\n")
+		b.WriteString("wrk keeps 32 connections busy, so wrk and the server already fill both\n")
+		b.WriteString("vCPUs and p99 is the time a request waits for a CPU. Every change\n")
+		b.WriteString("through the Local Manager takes CPU from that: the API request, the\n")
+		b.WriteString("services file written and synced, a grant from the helper, and an http\n")
+		b.WriteString("service started or drained. The throughput lost under churn in the table\n")
+		b.WriteString("shows the same CPU going elsewhere. p99 of a saturated closed loop\n")
+		b.WriteString("also varies a lot between rounds of the same kind (see bench/out/raw/churn).\n")
+		b.WriteString("The profile below is one more churn round under load, recorded\n")
+		b.WriteString("across both CPUs: the share of all samples taken by the server\n")
+		b.WriteString("(`portgate`), its helper, wrk and pgbench churn, selected by pid, and\n")
+		b.WriteString("the server's symbols with their callees.\n\n")
+		r.profile("churn-perf-pid.txt", "CPU share by process during churn under load (`perf report --pid ... --sort comm`)")
+		r.profile("churn-perf-server.txt", "Server symbols during churn under load, above 3% (`perf report --children --sort sym`)")
+	}
 	r.targets = append(r.targets, target{"churn, failed requests", "0", fmt.Sprint(failedAll), failedAll == 0})
 	r.targets = append(r.targets, target{"churn, p99 of the loaded service", "within 10% of no churn",
 		fmt.Sprintf("%+.0f%% at worst", (worstP99-1)*100), worstP99 <= 1.10})
