@@ -426,7 +426,11 @@ inside() {
 			PIN=""
 			export GOMAXPROCS=2
 		fi
-		for s in $sections; do "bench_$s"; done
+		for s in $sections; do
+			# Other processes of the host share the CPUs: keep their load.
+			printf '%s %s\t%s\n' "$s" "$PIN_NAME" "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/raw/load.tsv"
+			"bench_$s"
+		done
 	done
 }
 

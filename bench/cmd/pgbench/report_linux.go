@@ -50,6 +50,7 @@ func runReport(args []string) error {
 	}
 	var doc strings.Builder
 	writeHeader(&doc, machine)
+	writeLoad(&doc, *dir)
 	doc.WriteString("## Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n")
 	for _, t := range r.targets {
 		verdict := "met"
@@ -93,7 +94,24 @@ func writeHeader(b *strings.Builder, m map[string][]string) {
 	fmt.Fprintf(b, "- commit: %s, run at %s\n", first("commit"), first("date"))
 	fmt.Fprintf(b, "- peers (Debian packages): %s\n", strings.Join(m["pkg"], ", "))
 	fmt.Fprintf(b, "- command, as root in the repository: `make bench` (%s)\n", first("settings"))
-	fmt.Fprintf(b, "- the whole run took %s seconds\n\n", first("seconds"))
+	fmt.Fprintf(b, "- the whole run took %s seconds\n", first("seconds"))
+}
+
+// writeLoad lists the host's load average at the start of each section.
+// The benchmark's own processes are idle then, so a high figure means that
+// other work shared the CPUs.
+func writeLoad(b *strings.Builder, dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "raw", "load.tsv"))
+	if err != nil || len(data) == 0 {
+		b.WriteString("\n")
+		return
+	}
+	var parts []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts = append(parts, strings.ReplaceAll(line, "\t", " "))
+	}
+	b.WriteString("- host load average (1 minute) at the start of each section, with 2\n")
+	fmt.Fprintf(b, "  vCPUs: %s\n\n", strings.Join(parts, ", "))
 }
 
 // readTSV reads key<TAB>value lines; a key may repeat.
@@ -459,21 +477,13 @@ func (r *report) churn() error {
 		if err != nil {
 			return err
 		}
-		paths, _ := filepath.Glob(filepath.Join(r.dir, "raw", "churn", "churn."+pin+".*.json"))
-		if len(paths) == 0 {
-			return fmt.Errorf("churn results: no churn.%s.*.json", pin)
+		rounds, err := r.churnRounds(pin)
+		if err != nil {
+			return err
 		}
 		var rates, addP50, addP99 []float64
 		apiErrors := 0
-		for _, p := range paths {
-			var c churnResult
-			data, err := os.ReadFile(p)
-			if err == nil {
-				err = json.Unmarshal(data, &c)
-			}
-			if err != nil {
-				return fmt.Errorf("churn results %s: %w", p, err)
-			}
+		for _, c := range rounds {
 			rates = append(rates, float64(c.Adds+c.Removes)/c.Seconds)
 			addP50 = append(addP50, c.AddP50)
 			addP99 = append(addP99, c.AddP99)
@@ -485,27 +495,69 @@ func (r *report) churn() error {
 		worstP99 = max(worstP99, busy.p99/quiet.p99)
 		failedAll += quiet.failed + busy.failed + apiErrors
 	}
-	b.WriteString("\nMedians over the rounds; failed counts are totals.\n\n")
+	b.WriteString("\nMedians over the rounds; failed counts are totals. p99 of each round:\n")
+	for _, pin := range pins {
+		for _, kind := range []string{"quiet", "busy"} {
+			runs, err := r.wrkRuns("churn", kind+"."+pin)
+			if err != nil {
+				return err
+			}
+			var p99s []string
+			for _, w := range runs {
+				p99s = append(p99s, us(float64(w.P99)))
+			}
+			fmt.Fprintf(b, "%s %s: %s.\n", pin, map[string]string{"quiet": "quiet", "busy": "churn"}[kind], strings.Join(p99s, ", "))
+		}
+	}
+	b.WriteString("\n")
 	if worstP99 > 1.10 {
-		b.WriteString("### Why the loaded service's p99 moves\n\n")
-		b.WriteString("wrk keeps 32 connections busy, so wrk and the server already fill both\n")
-		b.WriteString("vCPUs and p99 is the time a request waits for a CPU. Every change\n")
-		b.WriteString("through the Local Manager takes CPU from that: the API request, the\n")
-		b.WriteString("services file written and synced, a grant from the helper, and an http\n")
-		b.WriteString("service started or drained. The throughput lost under churn in the table\n")
-		b.WriteString("shows the same CPU going elsewhere. p99 of a saturated closed loop\n")
-		b.WriteString("also varies a lot between rounds of the same kind (see bench/out/raw/churn).\n")
-		b.WriteString("The profile below is one more churn round under load, recorded\n")
-		b.WriteString("across both CPUs: the share of all samples taken by the server\n")
-		b.WriteString("(`portgate`), its helper, wrk and pgbench churn, selected by pid, and\n")
-		b.WriteString("the server's symbols with their callees.\n\n")
-		r.profile("churn-perf-pid.txt", "CPU share by process during churn under load (`perf report --pid ... --sort comm`)")
-		r.profile("churn-perf-server.txt", "Server symbols during churn under load, above 3% (`perf report --children --sort sym`)")
+		r.churnAnalysis()
 	}
 	r.targets = append(r.targets, target{"churn, failed requests", "0", fmt.Sprint(failedAll), failedAll == 0})
 	r.targets = append(r.targets, target{"churn, p99 of the loaded service", "within 10% of no churn",
 		fmt.Sprintf("%+.0f%% at worst", (worstP99-1)*100), worstP99 <= 1.10})
 	return nil
+}
+
+// churnRounds reads the results of pgbench churn for one pin setting.
+func (r *report) churnRounds(pin string) ([]churnResult, error) {
+	paths, _ := filepath.Glob(filepath.Join(r.dir, "raw", "churn", "churn."+pin+".*.json"))
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("churn results: no churn.%s.*.json", pin)
+	}
+	var out []churnResult
+	for _, p := range paths {
+		var c churnResult
+		data, err := os.ReadFile(p)
+		if err == nil {
+			err = json.Unmarshal(data, &c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("churn results %s: %w", p, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// churnAnalysis explains a missed churn p99 target and adds the profile
+// bench/run.sh recorded.
+func (r *report) churnAnalysis() {
+	b := &r.body
+	b.WriteString("### Why the loaded service's p99 moves\n\n")
+	b.WriteString("wrk keeps 32 connections busy, so wrk and the server already fill both\n")
+	b.WriteString("vCPUs and p99 is the time a request waits for a CPU. Every change\n")
+	b.WriteString("through the Local Manager takes CPU from that: the API request, the\n")
+	b.WriteString("services file written and synced, a grant from the helper, and an http\n")
+	b.WriteString("service started or drained. The throughput lost under churn in the table\n")
+	b.WriteString("shows the same CPU going elsewhere, and p99 of a saturated closed loop\n")
+	b.WriteString("also varies between rounds of the same kind, as the list above shows.\n")
+	b.WriteString("The profile below is one more churn round under load, recorded\n")
+	b.WriteString("across both CPUs: the share of all samples taken by the server\n")
+	b.WriteString("(`portgate`), its helper, wrk and pgbench churn, selected by pid, and\n")
+	b.WriteString("the server's symbols with their callees.\n\n")
+	r.profile("churn-perf-pid.txt", "CPU share by process during churn under load (`perf report --pid ... --sort comm`)")
+	r.profile("churn-perf-server.txt", "Server symbols during churn under load, above 3% (`perf report --children --sort sym`)")
 }
 
 func (r *report) scale() error {
