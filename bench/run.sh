@@ -11,7 +11,8 @@
 # Environment: WRK_SECONDS (length of each wrk run, default 3), REPS
 # (rounds of each wrk comparison, default 3), PAIRS (rounds of the helper
 # against direct data path comparison, default 8), CHURN_ROUNDS (rounds
-# with and without churn, default 5), GRANTS (timed grants
+# with and without churn, default 5), PACE_RATE (requests per second of
+# the paced load in those rounds, default 1000), GRANTS (timed grants
 # per case, default 5000), STARTS (cold starts per case, default 20),
 # SECTIONS (which of grant coldstart datapath churn scale proxy to run;
 # the report needs all of them).
@@ -21,6 +22,7 @@ WRK_SECONDS=${WRK_SECONDS:-3}
 REPS=${REPS:-3}
 PAIRS=${PAIRS:-8}
 CHURN_ROUNDS=${CHURN_ROUNDS:-5}
+PACE_RATE=${PACE_RATE:-1000}
 GRANTS=${GRANTS:-5000}
 STARTS=${STARTS:-20}
 NOBODY=65534
@@ -134,8 +136,8 @@ machine_info() {
 		printf 'go\t%s\n' "$(go version)"
 		printf 'commit\t%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 		printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
-		printf 'settings\tWRK_SECONDS=%s REPS=%s PAIRS=%s CHURN_ROUNDS=%s GRANTS=%s STARTS=%s\n' \
-			"$WRK_SECONDS" "$REPS" "$PAIRS" "$CHURN_ROUNDS" "$GRANTS" "$STARTS"
+		printf 'settings\tWRK_SECONDS=%s REPS=%s PAIRS=%s CHURN_ROUNDS=%s PACE_RATE=%s GRANTS=%s STARTS=%s\n' \
+			"$WRK_SECONDS" "$REPS" "$PAIRS" "$CHURN_ROUNDS" "$PACE_RATE" "$GRANTS" "$STARTS"
 		for p in authbind s6 wrk socat nftables systemd; do
 			printf 'pkg\t%s %s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"
 		done
@@ -338,6 +340,16 @@ bench_churn() {
 			-root "$WORK/www" -out "$dir/churn.$PIN_NAME.$rep.json" &
 		churner=$!
 		run_wrk "$dir/busy.$PIN_NAME.$rep.txt" http://127.0.0.1:80/index.html
+		wait $churner || die "pgbench churn failed"
+
+		# The same at a fixed rate that leaves the CPUs partly idle.
+		$PIN "$WORK/pgbench" pace -url http://127.0.0.1:80/index.html -rate "$PACE_RATE" \
+			-duration "${WRK_SECONDS}s" -out "$dir/pace-quiet.$PIN_NAME.$rep.json"
+		as_nobody "$WORK/pgbench" churn -socket "$SERVER_STATE/manager.sock" -duration "${WRK_SECONDS}s" \
+			-root "$WORK/www" -out "$dir/churn-paced.$PIN_NAME.$rep.json" &
+		churner=$!
+		$PIN "$WORK/pgbench" pace -url http://127.0.0.1:80/index.html -rate "$PACE_RATE" \
+			-duration "${WRK_SECONDS}s" -out "$dir/pace-busy.$PIN_NAME.$rep.json"
 		wait $churner || die "pgbench churn failed"
 	done
 	[ "$PIN_NAME" = unpinned ] && profile_churn

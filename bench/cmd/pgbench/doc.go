@@ -8,5 +8,6 @@
 //	pgbench scale     -mode helper|direct -n N ...    time and memory of N grants
 //	pgbench coldstart -case helper|direct|activate ... start to first response
 //	pgbench churn     -socket PATH ...                 Local Manager add/remove rate
+//	pgbench pace      -url URL -rate N ...             latency at a fixed request rate
 //	pgbench report    -out DIR -md FILE               BENCHMARKS.md from the raw results
 package main
