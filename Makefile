@@ -82,7 +82,7 @@ clean:
 
 # Benchmarks against in-process binds and the peers that grant or pass
 # privileged sockets; writes BENCHMARKS.md. Needs root and takes about
-# ten minutes. See bench/run.sh.
+# eight minutes. See bench/run.sh.
 bench:
 	bash bench/run.sh
 

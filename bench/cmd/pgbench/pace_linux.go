@@ -23,9 +23,9 @@ type paceResult struct {
 }
 
 // runPace sends GET requests at a fixed rate over keep-alive connections
-// and reports their latency. Unlike wrk, which sends the next request as
-// soon as the last one is answered and so keeps the server saturated, it
-// leaves the server idle between requests. Each latency counts from the
+// and reports their latency. wrk sends the next request as soon as a
+// response arrives, which keeps the server saturated, but pace leaves the
+// server idle between requests. Each latency counts from the
 // time the request was due, so a request that waits for a free connection
 // counts its wait too.
 func runPace(args []string) error {
