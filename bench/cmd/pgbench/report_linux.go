@@ -629,7 +629,7 @@ func (r *report) scale() error {
 	b.WriteString("the process adopts as net.Listeners; *direct* binds ports from 20000\n")
 	b.WriteString("itself. Memory is resident memory (VmRSS) with every listener open;\n")
 	b.WriteString("*growth* is the process's own increase from before the first grant.\n\n")
-	b.WriteString("| N | pin | direct time | helper time | ratio | helper per listener | direct growth | helper growth | helper process |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| N | pin | direct time | helper time | ratio | helper per listener | direct growth | helper growth | ratio | helper process |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range []int{100, 1000, 10000} {
 		for _, pin := range pins {
 			var res [2]scaleResult
@@ -644,9 +644,10 @@ func (r *report) scale() error {
 				}
 			}
 			d, h := res[0], res[1]
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, pin,
+			dGrowth, hGrowth := d.RSSAfterKiB-d.RSSBeforeKiB, h.RSSAfterKiB-h.RSSBeforeKiB
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, pin,
 				us(d.Seconds*1e9), us(h.Seconds*1e9), ratio(h.Seconds, d.Seconds), us(h.Seconds*1e9/float64(n)),
-				mib(d.RSSAfterKiB-d.RSSBeforeKiB), mib(h.RSSAfterKiB-h.RSSBeforeKiB), mib(h.HelperRSSKiB))
+				mib(dGrowth), mib(hGrowth), ratio(float64(hGrowth), float64(dGrowth)), mib(h.HelperRSSKiB))
 		}
 	}
 	b.WriteString("\n")
