@@ -12,7 +12,9 @@
 # (rounds of each wrk comparison, default 3), PAIRS (rounds of the helper
 # against direct data path comparison, default 8), CHURN_ROUNDS (rounds
 # with and without churn, default 5), PACE_RATE (requests per second of
-# the paced load in those rounds, default 1000), GRANTS (timed grants
+# the paced load in those rounds, default 1000), CHURN_RATE (services
+# added and removed per second along with the paced load, default 20),
+# GRANTS (timed grants
 # per case, default 5000), STARTS (cold starts per case, default 20),
 # SECTIONS (which of grant coldstart datapath churn scale proxy to run;
 # the report needs all of them).
@@ -23,6 +25,7 @@ REPS=${REPS:-3}
 PAIRS=${PAIRS:-8}
 CHURN_ROUNDS=${CHURN_ROUNDS:-5}
 PACE_RATE=${PACE_RATE:-1000}
+CHURN_RATE=${CHURN_RATE:-20}
 GRANTS=${GRANTS:-5000}
 STARTS=${STARTS:-20}
 NOBODY=65534
@@ -136,8 +139,8 @@ machine_info() {
 		printf 'go\t%s\n' "$(go version)"
 		printf 'commit\t%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 		printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
-		printf 'settings\tWRK_SECONDS=%s REPS=%s PAIRS=%s CHURN_ROUNDS=%s PACE_RATE=%s GRANTS=%s STARTS=%s\n' \
-			"$WRK_SECONDS" "$REPS" "$PAIRS" "$CHURN_ROUNDS" "$PACE_RATE" "$GRANTS" "$STARTS"
+		printf 'settings\tWRK_SECONDS=%s REPS=%s PAIRS=%s CHURN_ROUNDS=%s PACE_RATE=%s CHURN_RATE=%s GRANTS=%s STARTS=%s\n' \
+			"$WRK_SECONDS" "$REPS" "$PAIRS" "$CHURN_ROUNDS" "$PACE_RATE" "$CHURN_RATE" "$GRANTS" "$STARTS"
 		for p in authbind s6 wrk socat nftables systemd; do
 			printf 'pkg\t%s %s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || echo '?')"
 		done
@@ -346,7 +349,7 @@ bench_churn() {
 		$PIN "$WORK/pgbench" pace -url http://127.0.0.1:80/index.html -rate "$PACE_RATE" \
 			-duration "${WRK_SECONDS}s" -out "$dir/pace-quiet.$PIN_NAME.$rep.json"
 		as_nobody "$WORK/pgbench" churn -socket "$SERVER_STATE/manager.sock" -duration "${WRK_SECONDS}s" \
-			-root "$WORK/www" -out "$dir/churn-paced.$PIN_NAME.$rep.json" &
+			-rate "$CHURN_RATE" -root "$WORK/www" -out "$dir/churn-paced.$PIN_NAME.$rep.json" &
 		churner=$!
 		$PIN "$WORK/pgbench" pace -url http://127.0.0.1:80/index.html -rate "$PACE_RATE" \
 			-duration "${WRK_SECONDS}s" -out "$dir/pace-busy.$PIN_NAME.$rep.json"
@@ -422,13 +425,35 @@ bench_proxy() {
 	stop_pid $backend
 }
 
+# cpu_ticks prints the time (in clock ticks) since boot, the busy time of
+# all CPUs, and the CPU time of this shell with all the children it has
+# waited for, which covers every process the benchmark started.
+cpu_ticks() {
+	local busy self
+	busy=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+	self=$(sed 's/.*) //' /proc/$$/stat | awk '{print $12 + $13 + $14 + $15}')
+	printf '%s %s %s\n' "$(awk '{printf "%d", $1 * 100}' /proc/uptime)" "$busy" "$self"
+}
+
+# other_cpu_percent BEFORE AFTER prints the share of both CPUs, in percent,
+# that went elsewhere between two cpu_ticks readings: to processes outside
+# the benchmark, kernel threads, and the hypervisor (steal time).
+other_cpu_percent() {
+	echo "$1 $2" | awk -v cpus="$(nproc)" '{
+		wall = ($4 - $1) * cpus; other = ($5 - $2) - ($6 - $3)
+		if (wall <= 0) { print "?"; exit }
+		if (other < 0) other = 0
+		printf "%d%%", 100 * other / wall
+	}'
+}
+
 inside() {
 	WORK=$1
 	# Stop whatever a failed step left running in the namespace.
 	trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 	ip link set lo up
 	for _ in $(seq 50); do ip -4 addr show dev lo | grep -q 127.0.0.1/8 && break; sleep 0.1; done
-	local pin sections=${SECTIONS:-grant coldstart datapath churn scale proxy}
+	local pin before sections=${SECTIONS:-grant coldstart datapath churn scale proxy}
 	for pin in unpinned pinned; do
 		PIN_NAME=$pin
 		if [ $pin = pinned ]; then
@@ -439,9 +464,10 @@ inside() {
 			export GOMAXPROCS=2
 		fi
 		for s in $sections; do
-			# Other processes of the host share the CPUs: keep their load.
-			printf '%s %s\t%s\n' "$s" "$PIN_NAME" "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/raw/load.tsv"
+			before=$(cpu_ticks)
 			"bench_$s"
+			# Other processes of the host share the CPUs: keep their share.
+			printf '%s %s\t%s\n' "$s" "$PIN_NAME" "$(other_cpu_percent "$before" "$(cpu_ticks)")" >>"$OUT/raw/load.tsv"
 		done
 	done
 }

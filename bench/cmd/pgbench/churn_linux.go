@@ -27,13 +27,14 @@ type churnResult struct {
 }
 
 // runChurn adds an http service and removes it again through the Local
-// Manager's API, as fast as the server allows, for -duration or -max
-// rounds. Each round takes the next port of -ports-from to -ports-to.
+// Manager's API, at -rate or as fast as the server allows, for -duration
+// or -max rounds. Each round takes the next port of -ports-from to -ports-to.
 func runChurn(args []string) error {
 	fs := flag.NewFlagSet("churn", flag.ExitOnError)
 	socket := fs.String("socket", "", "the Local Manager socket")
 	duration := fs.Duration("duration", 5*time.Second, "how long to churn")
 	maxRounds := fs.Int("max", 100000, "at most this many add and remove rounds")
+	rate := fs.Float64("rate", 0, "changes (adds and removes) per second; 0 means as fast as the server replies")
 	portFrom := fs.Int("ports-from", 81, "first port of the added services")
 	portTo := fs.Int("ports-to", 99, "last port of the added services")
 	root := fs.String("root", "", "the root of the added http services")
@@ -60,6 +61,10 @@ func runChurn(args []string) error {
 	}
 	start := time.Now()
 	for i := 0; i < *maxRounds && time.Since(start) < *duration; i++ {
+		if *rate > 0 {
+			// Each round is two changes.
+			time.Sleep(time.Until(start.Add(time.Duration(float64(2*i) / *rate * float64(time.Second)))))
+		}
 		name := fmt.Sprintf("churn-%d", i)
 		port := *portFrom + i%(*portTo-*portFrom+1)
 		body, _ := json.Marshal(map[string]any{

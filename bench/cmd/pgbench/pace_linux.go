@@ -25,9 +25,11 @@ type paceResult struct {
 // runPace sends GET requests at a fixed rate over keep-alive connections
 // and reports their latency. wrk sends the next request as soon as a
 // response arrives, which keeps the server saturated, but pace leaves the
-// server idle between requests. Each latency counts from the
-// time the request was due, so a request that waits for a free connection
-// counts its wait too.
+// server idle between requests. Each latency counts from the moment the
+// request was handed to the connections, so a request that waits for a
+// free one counts its wait too. That moment is not the time the request
+// was due, because a Go timer of less than a millisecond may fire up to a
+// millisecond late, which would add the load generator's own delay.
 func runPace(args []string) error {
 	fs := flag.NewFlagSet("pace", flag.ExitOnError)
 	url := fs.String("url", "http://127.0.0.1:80/index.html", "URL to GET")
@@ -75,7 +77,7 @@ func runPace(args []string) error {
 	for i := range total {
 		t := start.Add(time.Duration(float64(i) / *rate * float64(time.Second)))
 		time.Sleep(time.Until(t))
-		due <- t
+		due <- time.Now()
 	}
 	close(due)
 	wg.Wait()

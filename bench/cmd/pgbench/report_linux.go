@@ -97,9 +97,8 @@ func writeHeader(b *strings.Builder, m map[string][]string) {
 	fmt.Fprintf(b, "- the whole run took %s seconds\n", first("seconds"))
 }
 
-// writeLoad lists the host's load average at the start of each section.
-// The benchmark's own processes are idle then, so a high figure means that
-// other work shared the CPUs.
+// writeLoad lists the share of both CPUs that went elsewhere during each
+// section, as bench/run.sh measured it.
 func writeLoad(b *strings.Builder, dir string) {
 	data, err := os.ReadFile(filepath.Join(dir, "raw", "load.tsv"))
 	if err != nil || len(data) == 0 {
@@ -110,8 +109,9 @@ func writeLoad(b *strings.Builder, dir string) {
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts = append(parts, strings.ReplaceAll(line, "\t", " "))
 	}
-	b.WriteString("- host load average (1 minute) at the start of each section, with 2\n")
-	fmt.Fprintf(b, "  vCPUs: %s\n\n", strings.Join(parts, ", "))
+	b.WriteString("- CPU time used outside the benchmark's processes (other processes of\n")
+	b.WriteString("  the host, kernel threads, hypervisor steal), as a share of both vCPUs\n")
+	fmt.Fprintf(b, "  during each section: %s\n\n", strings.Join(parts, ", "))
 }
 
 // readTSV reads key<TAB>value lines; a key may repeat.
@@ -423,7 +423,7 @@ func (r *report) dataPath() error {
 	fmt.Fprintf(b, "pair of runs, which range from %s.\n\n", strings.Join(spreads, " and "))
 	low := min(helperRatios[0], helperRatios[1])
 	r.targets = append(r.targets, target{"data path, helper socket against direct bind", "ratio >= 0.98",
-		fmt.Sprintf("%.2f unpinned, %.2f pinned", helperRatios[0], helperRatios[1]), low >= 0.98})
+		fmt.Sprintf("%.3f unpinned, %.3f pinned", helperRatios[0], helperRatios[1]), low >= 0.98})
 	return nil
 }
 
@@ -530,11 +530,13 @@ func (r *report) churn() error {
 // p99 ratio of the two pin settings and the failed requests and API calls.
 func (r *report) churnPaced() (float64, int, error) {
 	b := &r.body
-	b.WriteString("The same server and churn with `pgbench pace` in place of wrk: GET at a\n")
-	b.WriteString("fixed rate over 16 keep-alive connections, which leaves the CPUs partly\n")
-	b.WriteString("idle, so p99 shows what churn does to a request rather than how long it\n")
-	b.WriteString("queues for a saturated CPU. Latency counts from the time each request was\n")
-	b.WriteString("due.\n\n")
+	b.WriteString("The same server with `pgbench pace` in place of wrk: GET at a fixed rate\n")
+	b.WriteString("over 16 keep-alive connections, which leaves the CPUs partly idle, so p99\n")
+	b.WriteString("shows what churn does to a request rather than how long it queues for a\n")
+	b.WriteString("saturated CPU. Latency counts from the moment the load generator released\n")
+	b.WriteString("the request, including any wait for a free connection. Here `pgbench\n")
+	b.WriteString("churn -rate` adds and removes services at a fixed rate (the column\n")
+	b.WriteString("adds+removes/s) instead of as fast as the server replies.\n\n")
 	b.WriteString("| | rate | quiet p50 | quiet p99 | churn p50 | churn p99 | p99 ratio | adds+removes/s | failed requests | failed API calls |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	worst, failed := 0.0, 0
 	for _, pin := range pins {
