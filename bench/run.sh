@@ -396,30 +396,32 @@ bench_scale() {
 }
 
 bench_proxy() {
-	local dir=$OUT/raw/proxy rep size proxyd socat
+	local dir=$OUT/raw/proxy rep size file proxyd socat backend proxy
 	outdir "$dir"
 	log "proxy ($PIN_NAME)"
 	start_server web8080 "$WORK/etc/web8080.toml"
-	local backend=$SERVER_PID
+	backend=$SERVER_PID
 	start_server proxy "$WORK/etc/proxy.toml"
-	local proxy=$SERVER_PID
+	proxy=$SERVER_PID
 	$PIN socat TCP4-LISTEN:9002,bind=127.0.0.1,reuseaddr,fork,backlog=1024 TCP4:127.0.0.1:8080 &
 	socat=$!
-	$PIN systemd-socket-activate -l 127.0.0.1:9003 /lib/systemd/systemd-socket-proxyd 127.0.0.1:8080 \
-		2>"$OUT/logs/proxyd.$PIN_NAME.log" &
-	proxyd=$!
-	sleep 0.2
 	for rep in $(seq "$REPS"); do
+		# A fresh systemd-socket-proxyd each round: one once stopped
+		# listening in the middle of a run, with nothing in its log.
+		$PIN systemd-socket-activate -l 127.0.0.1:9003 /lib/systemd/systemd-socket-proxyd 127.0.0.1:8080 \
+			2>>"$OUT/logs/proxyd.$PIN_NAME.log" &
+		proxyd=$!
+		sleep 0.2
 		for size in small big; do
-			local file=index.html
+			file=index.html
 			[ $size = big ] && file=big.bin
 			run_wrk "$dir/direct.$size.$PIN_NAME.$rep.txt" "http://127.0.0.1:8080/$file"
 			run_wrk "$dir/portgate.$size.$PIN_NAME.$rep.txt" "http://127.0.0.1:9001/$file"
 			run_wrk "$dir/socat.$size.$PIN_NAME.$rep.txt" "http://127.0.0.1:9002/$file"
 			run_wrk "$dir/proxyd.$size.$PIN_NAME.$rep.txt" "http://127.0.0.1:9003/$file"
 		done
+		stop_pid $proxyd
 	done
-	stop_pid $proxyd
 	stop_pid $socat
 	stop_pid $proxy
 	stop_pid $backend
