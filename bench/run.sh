@@ -8,16 +8,17 @@
 # inside a network namespace that the script creates with unshare. The raw
 # results go to bench/out/, which `pgbench report` turns into BENCHMARKS.md.
 #
-# Environment: WRK_SECONDS (length of each wrk run, default 3), REPS
-# (rounds of each wrk comparison, default 3), PAIRS (rounds of the helper
-# against direct data path comparison, default 8), CHURN_ROUNDS (rounds
-# with and without churn, default 5), PACE_RATE (requests per second of
-# the paced load in those rounds, default 1000), CHURN_RATE (services
-# added and removed per second along with the paced load, default 20),
-# GRANTS (timed grants
-# per case, default 5000), STARTS (cold starts per case, default 20),
-# SECTIONS (which of grant coldstart datapath churn scale proxy to run;
-# the report needs all of them).
+# Settings, from the environment:
+#   WRK_SECONDS   length of each wrk run (default 3)
+#   REPS          rounds of each wrk comparison (default 3)
+#   PAIRS         rounds of the data path's helper against direct (default 8)
+#   CHURN_ROUNDS  rounds with and without churn (default 5)
+#   PACE_RATE     requests per second of the paced load (default 1000)
+#   CHURN_RATE    services added and removed per second with it (default 20)
+#   GRANTS        timed grants per case (default 5000)
+#   STARTS        cold starts per case (default 20)
+#   SECTIONS      which of grant coldstart datapath churn scale proxy to
+#                 run; the report needs all of them
 set -euo pipefail
 
 WRK_SECONDS=${WRK_SECONDS:-3}

@@ -111,7 +111,7 @@ func writeLoad(b *strings.Builder, dir string) {
 	}
 	b.WriteString("- CPU time used outside the benchmark's processes (other processes of\n")
 	b.WriteString("  the host, kernel threads, hypervisor steal), as a share of both vCPUs\n")
-	fmt.Fprintf(b, "  during each section: %s\n\n", strings.Join(parts, ", "))
+	fmt.Fprintf(b, "  during each section:\n  %s\n\n", strings.Join(parts, ",\n  "))
 }
 
 // readTSV reads key<TAB>value lines; a key may repeat.
@@ -204,6 +204,7 @@ func (r *report) grant() error {
 	b.WriteString("it, with no protocol, policy, log or netpoller; it shows the floor that\n")
 	b.WriteString("crossing a process boundary sets on this machine.\n\n")
 	b.WriteString("| case | what is timed | unpinned median | p99 | ratio | pinned median | p99 | ratio |\n|---|---|---|---|---|---|---|---|\n")
+
 	for _, rw := range rows {
 		u, p := stats[rw.file+".unpinned"], stats[rw.file+".pinned"]
 		ub, pb := stats[rw.base+".unpinned"], stats[rw.base+".pinned"]
@@ -213,6 +214,7 @@ func (r *report) grant() error {
 	b.WriteString("\nRatios are medians against the baseline above each group. Per-grant cost\n")
 	b.WriteString("against the peers, medians of the same column:\n\n")
 	b.WriteString("| comparison | unpinned | pinned |\n|---|---|---|\n")
+
 	cmp := func(name, a, c string) {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", name,
 			ratio(stats[a+".unpinned"].median, stats[c+".unpinned"].median),
@@ -257,14 +259,15 @@ func (r *report) grantAnalysis(stats map[string]sampleStats) {
 	naiveU := stats["naive.unpinned"].median / stats["listen.unpinned"].median
 	naiveP := stats["naive.pinned"].median / stats["listen.pinned"].median
 	b.WriteString("### Why grants miss their targets\n\n")
-	fmt.Fprintf(b, "The naive grant takes %.2fx net.Listen unpinned and %.2fx pinned.", naiveU, naiveP)
+	fmt.Fprintf(b, "The naive grant takes %.2fx net.Listen unpinned and %.2fx pinned.\n", naiveU, naiveP)
+
 	if min(naiveU, naiveP) > 1.5 {
-		b.WriteString(" So no helper in another process can come within 1.5x on this\n")
-		b.WriteString("machine: a request and a reply between two processes, each waking the\n")
-		b.WriteString("other, cost more than the bind itself.")
+		b.WriteString("So no helper in another process can come within 1.5x on this machine:\n")
+		b.WriteString("a request and a reply between two processes, each waking the other,\n")
+		b.WriteString("cost more than the bind itself.\n")
 	}
-	fmt.Fprintf(b, " portgate's child-helper grant takes %s of the\n", ratio(stats["child.unpinned"].median, stats["naive.unpinned"].median))
-	fmt.Fprintf(b, "naive grant unpinned and %s pinned. The pinned perf profile below\n", ratio(stats["child.pinned"].median, stats["naive.pinned"].median))
+	fmt.Fprintf(b, "portgate's child-helper grant takes %s of the naive grant unpinned\n", ratio(stats["child.unpinned"].median, stats["naive.unpinned"].median))
+	fmt.Fprintf(b, "and %s pinned. The pinned perf profile below\n", ratio(stats["child.pinned"].median, stats["naive.pinned"].median))
 	b.WriteString("shows where that goes: on one CPU the client's and the helper's CPU time\n")
 	b.WriteString("add up to the latency. The client (`pgbench`) first tries the bind\n")
 	b.WriteString("itself, which fails with EACCES twice, because Go's net package tries an\n")
@@ -304,6 +307,7 @@ func (r *report) coldStart() error {
 	b.WriteString("`systemd-socket-activate -l 127.0.0.1:80`, which binds the port, waits for\n")
 	b.WriteString("the first connection and passes the socket on.\n\n")
 	b.WriteString("| case | unpinned median | p99 | ratio | pinned median | p99 | ratio |\n|---|---|---|---|---|---|---|\n")
+
 	cases := []struct{ name, file string }{{"direct, port 8080 (baseline)", "direct"}, {"helper, port 80", "helper"}, {"socket activation, port 80", "activate"}}
 	for _, c := range cases {
 		var cells []string
@@ -385,6 +389,7 @@ func (r *report) dataPath() error {
 	b.WriteString("nftables `redirect to :8080` rule in the namespace's nat output chain,\n")
 	b.WriteString("and *socat* relays port 80 to it, forking per connection.\n\n")
 	b.WriteString("| case | unpinned req/s | p99 | ratio | pinned req/s | p99 | ratio | failed |\n|---|---|---|---|---|---|---|---|\n")
+
 	cases := []struct{ name, file, base string }{
 		{"direct, port 8080 (baseline)", "direct", "direct"},
 		{"helper, port 80", "helper", "direct"},
@@ -421,6 +426,7 @@ func (r *report) dataPath() error {
 	}
 	b.WriteString("\nThe helper's ratio in the targets is the median of the ratios of each\n")
 	fmt.Fprintf(b, "pair of runs, which range from %s.\n\n", strings.Join(spreads, " and "))
+
 	low := min(helperRatios[0], helperRatios[1])
 	r.targets = append(r.targets, target{"data path, helper socket against direct bind", "ratio >= 0.98",
 		fmt.Sprintf("%.3f unpinned, %.3f pinned", helperRatios[0], helperRatios[1]), low >= 0.98})
@@ -466,6 +472,7 @@ func (r *report) churn() error {
 	b.WriteString("and each change rewrites the services file) and removes it again\n")
 	b.WriteString("(`DELETE`), as fast as the server answers; *quiet* rounds have no churn.\n\n")
 	b.WriteString("| | quiet req/s | quiet p99 | churn req/s | churn p99 | p99 ratio | adds+removes/s | add median | add p99 | failed requests | failed API calls |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+
 	worstP99 := 0.0
 	failedAll := 0
 	for _, pin := range pins {
@@ -496,6 +503,7 @@ func (r *report) churn() error {
 		failedAll += quiet.failed + busy.failed + apiErrors
 	}
 	b.WriteString("\nMedians over the rounds; failed counts are totals. p99 of each round:\n")
+
 	for _, pin := range pins {
 		for _, kind := range []string{"quiet", "busy"} {
 			runs, err := r.wrkRuns("churn", kind+"."+pin)
@@ -510,6 +518,7 @@ func (r *report) churn() error {
 		}
 	}
 	b.WriteString("\n")
+
 	pacedP99, pacedFailed, err := r.churnPaced()
 	if err != nil {
 		return err
@@ -538,7 +547,9 @@ func (r *report) churnPaced() (float64, int, error) {
 	b.WriteString("churn -rate` adds and removes services at a fixed rate (the column\n")
 	b.WriteString("adds+removes/s) instead of as fast as the server replies.\n\n")
 	b.WriteString("| | rate | quiet p50 | quiet p99 | churn p50 | churn p99 | p99 ratio | adds+removes/s | failed requests | failed API calls |\n|---|---|---|---|---|---|---|---|---|---|\n")
+
 	worst, failed := 0.0, 0
+	var perRound []string
 	for _, pin := range pins {
 		quiet, err := readRounds[paceResult](r, "churn", "pace-quiet", pin)
 		if err != nil {
@@ -554,15 +565,20 @@ func (r *report) churnPaced() (float64, int, error) {
 		}
 		var q50, q99, b50, b99, rates []float64
 		var reqs, pinFailed, apiErrors int
+		var quietText, busyText []string
 		for _, p := range quiet {
 			q50, q99 = append(q50, p.P50), append(q99, p.P99)
+			quietText = append(quietText, us(p.P99))
 			pinFailed += p.Failed
 		}
 		for _, p := range busy {
 			b50, b99 = append(b50, p.P50), append(b99, p.P99)
+			busyText = append(busyText, us(p.P99))
 			pinFailed += p.Failed
 			reqs += p.Requests
 		}
+		perRound = append(perRound, fmt.Sprintf("%s quiet: %s.\n%s churn: %s.\n",
+			pin, strings.Join(quietText, ", "), pin, strings.Join(busyText, ", ")))
 		for _, c := range churners {
 			rates = append(rates, float64(c.Adds+c.Removes)/c.Seconds)
 			apiErrors += c.Errors
@@ -574,6 +590,8 @@ func (r *report) churnPaced() (float64, int, error) {
 		worst = max(worst, bz/q)
 		failed += pinFailed + apiErrors
 	}
+	b.WriteString("\nMedians over the rounds; failed counts are totals. p99 of each round:\n")
+	b.WriteString(strings.Join(perRound, ""))
 	b.WriteString("\n")
 	return worst, failed, nil
 }
@@ -605,18 +623,20 @@ func readRounds[T any](r *report, section, name, pin string) ([]T, error) {
 // bench/run.sh recorded.
 func (r *report) churnAnalysis() {
 	b := &r.body
-	b.WriteString("### Why the loaded service's p99 moves\n\n")
-	b.WriteString("wrk keeps 32 connections busy, so wrk and the server already fill both\n")
-	b.WriteString("vCPUs and p99 is the time a request waits for a CPU. Every change\n")
-	b.WriteString("through the Local Manager takes CPU from that: the API request, the\n")
+	b.WriteString("### Why p99 moves under churn\n\n")
+	b.WriteString("Each change through the Local Manager costs CPU: the API request, the\n")
 	b.WriteString("services file written and synced, a grant from the helper, and an http\n")
-	b.WriteString("service started or drained. The throughput lost under churn in the table\n")
-	b.WriteString("shows the same CPU going elsewhere, and p99 of a saturated closed loop\n")
-	b.WriteString("also varies between rounds of the same kind, as the list above shows.\n")
-	b.WriteString("The profile below is one more churn round under load, recorded\n")
-	b.WriteString("across both CPUs: the share of all samples taken by the server\n")
-	b.WriteString("(`portgate`), its helper, wrk and pgbench churn, selected by pid, and\n")
-	b.WriteString("the server's symbols with their callees.\n\n")
+	b.WriteString("service started or drained. Under wrk the server and wrk already fill\n")
+	b.WriteString("both vCPUs, so p99 is the time a request queues for a CPU, and churn\n")
+	b.WriteString("shows as lost throughput (the req/s columns). At a fixed rate with every\n")
+	b.WriteString("process on one CPU (pinned), a request that arrives while that CPU works\n")
+	b.WriteString("on a change waits for it. The rounds of one kind also spread widely, as\n")
+	b.WriteString("the lists of p99 per round show, so a difference of a few tens of percent\n")
+	b.WriteString("between medians of five rounds is within that spread.\n\n")
+	b.WriteString("The profile below is one more round of churn at full speed under wrk,\n")
+	b.WriteString("unpinned, recorded across both CPUs: the share of all samples taken by\n")
+	b.WriteString("the server (`portgate`), its helper, wrk and pgbench churn, selected by\n")
+	b.WriteString("pid, and the server's symbols with their callees.\n\n")
 	r.profile("churn-perf-pid.txt", "CPU share by process during churn under load (`perf report --pid ... --sort comm`)")
 	r.profile("churn-perf-server.txt", "Server symbols during churn under load, above 3% (`perf report --children --sort sym`)")
 }
@@ -632,6 +652,7 @@ func (r *report) scale() error {
 	b.WriteString("itself. Memory is resident memory (VmRSS) with every listener open;\n")
 	b.WriteString("*growth* is the process's own increase from before the first grant.\n\n")
 	b.WriteString("| N | pin | direct time | helper time | ratio | helper per listener | direct growth | helper growth | ratio | helper process |\n|---|---|---|---|---|---|---|---|---|---|\n")
+
 	for _, n := range []int{100, 1000, 10000} {
 		for _, pin := range pins {
 			var res [2]scaleResult
@@ -676,6 +697,7 @@ func (r *report) memory() error {
 	b.WriteString("Resident memory (VmRSS). The server and its child helper are measured\n")
 	b.WriteString("after one wrk round of the data path, the daemon right after its start\n")
 	b.WriteString("and again after it served the grant benchmark.\n\n| process | VmRSS |\n|---|---|\n")
+
 	rows := []struct{ name, key string }{
 		{"`portgate serve`, one http service", "server-idle"},
 		{"its child helper", "helper-child-idle"},
@@ -691,6 +713,7 @@ func (r *report) memory() error {
 		}
 	}
 	b.WriteString("\n")
+
 	r.targets = append(r.targets, target{"idle helper memory", "< 10 MiB", mib(worst) + " at most (child and daemon)", worst < 10*1024})
 	return nil
 }
@@ -705,6 +728,7 @@ func (r *report) proxy() error {
 	b.WriteString("*1 MiB* a 1 MiB file (bytes/s). Ratios are against wrk straight to the\n")
 	b.WriteString("service.\n\n")
 	b.WriteString("| file | case | unpinned rate | p99 | ratio | pinned rate | p99 | ratio |\n|---|---|---|---|---|---|---|---|\n")
+
 	for _, size := range []string{"small", "big"} {
 		for _, c := range []struct{ name, file string }{{"no relay (baseline)", "direct"}, {"portgate proxy kind", "portgate"}, {"socat", "socat"}, {"systemd-socket-proxyd", "proxyd"}} {
 			var cells []string
