@@ -694,12 +694,13 @@ func (r *report) memory() error {
 	}
 	b := &r.body
 	b.WriteString("## Memory of idle processes\n\n")
-	b.WriteString("Resident memory (VmRSS). The server and its child helper are measured\n")
-	b.WriteString("after one wrk round of the data path, the daemon right after its start\n")
-	b.WriteString("and again after it served the grant benchmark.\n\n| process | VmRSS |\n|---|---|\n")
+	b.WriteString("Resident memory (VmRSS). The server (with the data path's two http\n")
+	b.WriteString("services) and its child helper are measured once wrk has finished its\n")
+	b.WriteString("unpinned helper and direct rounds, the daemon right after its start and\n")
+	b.WriteString("again after it served the grant benchmark.\n\n| process | VmRSS |\n|---|---|\n")
 
 	rows := []struct{ name, key string }{
-		{"`portgate serve`, one http service", "server-idle"},
+		{"`portgate serve`, two http services", "server-idle"},
 		{"its child helper", "helper-child-idle"},
 		{"`portgate-helper daemon`, fresh (unpinned)", "daemon-idle-start.unpinned"},
 		{"`portgate-helper daemon`, after the grants (unpinned)", "daemon-after-grants.unpinned"},
