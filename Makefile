@@ -25,7 +25,7 @@ CROSS = linux/amd64 linux/arm64 linux/ppc64le linux/s390x freebsd/amd64 \
 	openbsd/amd64 netbsd/amd64 darwin/arm64 darwin/amd64 solaris/amd64 \
 	illumos/amd64 aix/ppc64
 
-.PHONY: all build install run test lint unit cross fuzz clean
+.PHONY: all build install run test lint unit cross fuzz clean bench
 
 all: build
 
@@ -79,6 +79,12 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Benchmarks against in-process binds and the peers that grant or pass
+# privileged sockets; writes BENCHMARKS.md. Needs root and takes about
+# eight minutes. See bench/run.sh.
+bench:
+	bash bench/run.sh
 
 # Packages. The binaries of a package look for the helper and the policy
 # at the package's paths. PKG_VERSION must start with a digit. Every

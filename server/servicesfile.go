@@ -58,7 +58,9 @@ func WriteServicesFile(path string, svcs []ServiceConfig) error {
 	if err := toml.NewEncoder(&buf).Encode(servicesFile{Services: svcs}); err != nil {
 		return fmt.Errorf("encode services file: %w", err)
 	}
-	if err := renameio.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+	// The temporary file goes beside path. Without a directory, renameio
+	// probes TMPDIR with two more files and a rename on every write.
+	if err := renameio.WriteFile(path, buf.Bytes(), 0o600, renameio.WithTempDir(filepath.Dir(path))); err != nil {
 		return fmt.Errorf("write services file %s: %w: check that the directory exists and the server's account may write to it", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
