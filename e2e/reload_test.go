@@ -170,3 +170,30 @@ func waitServerLog(t *testing.T, srv *server, want string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReloadKeepsFailedService reloads a config that adds a service on a
+// port the helper's policy denies. The service must stay listed as
+// failed, with the denial as its error, and the others keep serving.
+func TestReloadKeepsFailedService(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	m := startManaged(t, ns, helper, "", echoConfig(map[string]int{"a": 700}))
+	path := configPathOf(t, m.pid)
+	config := fmt.Sprintf("shutdown_timeout = \"5s\"\n\n[manager]\nsocket = %q\nservices_file = %q\n\n%s", m.socket, m.services, echoConfig(map[string]int{"a": 700, "b": 81}))
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Kill(m.pid, unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitServerLog(t, m.server, `"config reloaded"`)
+	out := squeeze(m.mustCtl(t, "show", "b"))
+	if !strings.Contains(out, "failed") || !strings.Contains(out, "denied by policy") {
+		t.Errorf("ctl show b after the reload:\n%s\nwant the failed state and the denial", out)
+	}
+	if got, err := echoVia(ns, "127.0.0.1:700", "a"); err != nil || got != "a" {
+		t.Errorf("echo on 700 after the reload: got %q, %v", got, err)
+	}
+}

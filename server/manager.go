@@ -51,6 +51,17 @@ func (m *Manager) SetDrainTimeout(d time.Duration) {
 // as one step, so that on any failure no socket stays bound, and the
 // service is not added. The error then names the address.
 func (m *Manager) Add(ctx context.Context, sc ServiceConfig) error {
+	return m.add(ctx, sc, false)
+}
+
+// AddOrFail is Add, except that a service that fails to start stays in
+// the Manager in the failed state with its error, for a config that
+// lists it: the operator sees it with portgate ctl and can start it.
+func (m *Manager) AddOrFail(ctx context.Context, sc ServiceConfig) error {
+	return m.add(ctx, sc, true)
+}
+
+func (m *Manager) add(ctx context.Context, sc ServiceConfig, keepFailed bool) error {
 	if err := sc.check(); err != nil {
 		return fmt.Errorf("service %q: %w", sc.Name, err)
 	}
@@ -70,7 +81,9 @@ func (m *Manager) Add(ctx context.Context, sc ServiceConfig) error {
 	defer s.op.Unlock()
 
 	if err := m.start(ctx, s); err != nil {
-		m.forget(s)
+		if !keepFailed {
+			m.forget(s)
+		}
 		return err
 	}
 	return nil

@@ -66,7 +66,7 @@ func (s *Server) Reload(ctx context.Context) error {
 		var err error
 		switch {
 		case i < 0:
-			err = s.Manager.Add(ctx, sc)
+			err = s.Manager.AddOrFail(ctx, sc)
 			added++
 		case current[i].Equal(sc):
 			kept++
