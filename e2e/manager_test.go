@@ -391,6 +391,8 @@ func TestCtlOutputAndExitCodes(t *testing.T) {
 		{"config service", nobodyUID, []string{"remove", "a"}, 1, "defined in the config file"},
 		{"other user", otherUID, []string{"list"}, 5, "permission denied"},
 		{"unknown command", nobodyUID, []string{"bogus"}, 2, `unknown command "bogus"`},
+		{"json after the command", nobodyUID, []string{"list", "--json"}, 0, ""},
+		{"json after the name", nobodyUID, []string{"show", "a", "--json"}, 2, "flags such as --json go before NAME"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ const ctlExitCodes = `Exit codes: 0 success, 1 the request failed, 2 invalid arg
 is not allowed.`
 
 func ctlCommand() *cli.Command {
-	return &cli.Command{
+	cmd := &cli.Command{
 		Name:  "ctl",
 		Usage: "control a running portgate serve through its Local Manager",
 		Description: `portgate ctl talks HTTP+JSON to the Local Manager socket of a running
@@ -43,6 +43,11 @@ server. Output is a table; --json prints the server's JSON reply.
 			ctlStatusCommand(),
 		},
 	}
+	// --json goes before or after the subcommand's name alike.
+	for _, sub := range cmd.Subcommands {
+		sub.Flags = append(sub.Flags, &cli.BoolFlag{Name: "json", Usage: "print JSON instead of tables"})
+	}
+	return cmd
 }
 
 // socketPath returns the Local Manager socket that ctl should use.

@@ -110,7 +110,7 @@ func ctlJSON(c *cli.Context) bool {
 
 func oneName(c *cli.Context) (string, error) {
 	if c.NArg() != 1 || c.Args().First() == "" {
-		return "", cli.Exit(fmt.Sprintf("%s takes one service NAME", c.Command.Name), exitUsage)
+		return "", cli.Exit(fmt.Sprintf("%s takes one service NAME, got %q: flags such as --json go before NAME", c.Command.Name, c.Args().Slice()), exitUsage)
 	}
 	return c.Args().First(), nil
 }
