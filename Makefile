@@ -49,8 +49,10 @@ install: build
 	test -e $(DESTDIR)$(POLICY) || install -m 0644 packaging/helper.toml $(DESTDIR)$(POLICY)
 
 # Build, install, and serve the welcome page on port 80 as $(USER_NAME)
-# in the foreground. Reach it with curl http://localhost/; stop it with Ctrl-C.
+# in the foreground, with the Local Manager on /run/portgate/manager.sock
+# for portgate ctl. Reach it with curl http://localhost/; stop it with Ctrl-C.
 run: install
+	install -d -o $(USER_NAME) -m 0755 /run/portgate
 	$(BINDIR)/portgate serve --user $(USER_NAME)
 
 test: lint unit fuzz cross

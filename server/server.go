@@ -153,7 +153,7 @@ func (s *Server) startLocalManager(managed []string) error {
 		if s.Config.ManagerSet {
 			return fmt.Errorf("start the Local Manager: %w", err)
 		}
-		s.Log.Warn().Err(err).Str("socket", mc.SocketPath()).Msg("running without the Local Manager: add a [manager] table with socket = PATH to the config to enable it")
+		s.Log.Warn().Err(err).Str("socket", mc.SocketPath()).Msg("running without the Local Manager: create the socket's directory, writable by this account (systemd: RuntimeDirectory=portgate), or name a socket path there in a [manager] table")
 		return nil
 	}
 	s.local = lm
