@@ -18,8 +18,10 @@ func doctorCommand() *cli.Command {
 		Description: `doctor detects how this operating system grants the right to bind ports
 below 1024, checks the installed portgate-helper, its file, its policy and
 the service account, and runs "portgate-helper check" as that account (as
-root, doctor switches to it for the check). Each problem comes with the
-commands that fix it.
+root, doctor switches to it for the check). That check binds a loopback
+address on a port below 1024 that the policy allows the account (80 when
+it allows 80) and closes it at once, so it fails while another process
+holds that port. Each problem comes with the commands that fix it.
 
 Exit status: 0 when a port below 1024 can be granted now, 1 otherwise.`,
 		Flags: []cli.Flag{
