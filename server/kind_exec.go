@@ -312,7 +312,7 @@ func shimSocketCount() (int, error) {
 			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not open: %w", n, fd, err)
 		}
 		if st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
-			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not a socket (file mode %#o): pass a socket at each of descriptors %d to %d", n, fd, st.Mode&syscall.S_IFMT, listenFDsStart, listenFDsStart+n-1)
+			return 0, fmt.Errorf("LISTEN_FDS=%d, but descriptor %d is not a socket (file mode %#o; if nothing was passed there, the Go runtime put a file of its own there): pass a socket at each of descriptors %d to %d", n, fd, st.Mode&syscall.S_IFMT, listenFDsStart, listenFDsStart+n-1)
 		}
 	}
 	return n, nil
