@@ -70,7 +70,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Manager.StopAll()
 		return err
 	}
-	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", s.Client.Mechanism()).Msg("server ready")
+	mechanism := s.Client.Mechanism()
+	if mechanism == "" {
+		mechanism = "none: no helper needed so far"
+	}
+	s.Log.Info().Int("services", len(s.Config.Services)).Str("helper_mechanism", mechanism).Msg("server ready")
 	notifyReady(s.Log)
 	restoreNotifySocket(nextNotify, upgraded)
 	for waiting := true; waiting; {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -76,6 +77,8 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("invalid --log-level %q: %w", c.String("log-level"), err)
 	}
+	// During an upgrade two server processes write to one log.
+	log = log.With().Int("pid", os.Getpid()).Logger()
 	if err := dropRoot(c.String("user")); err != nil {
 		return err
 	}
@@ -83,6 +86,9 @@ func serve(c *cli.Context) error {
 	cfg := server.DefaultConfig()
 	if path := c.String("config"); path != "" {
 		if cfg, err = server.LoadConfig(path); err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				return fmt.Errorf("%w: the server reads it as uid %d, after --user", err, os.Getuid())
+			}
 			return err
 		}
 	}
