@@ -63,7 +63,7 @@ listen = ["tcp://127.0.0.1:7"]
 			if rs[0].Code != uint16(protocol.CodeNoPrivilege) {
 				t.Errorf("code %d, want %d (no privilege)", rs[0].Code, protocol.CodeNoPrivilege)
 			}
-			for _, want := range []string{"carries no cap_net_bind_service", "setcap cap_net_bind_service=p " + helper} {
+			for _, want := range []string{"carries no cap_net_bind_service", "setcap cap_net_bind_service,cap_setpcap=p " + helper} {
 				if !strings.Contains(rs[0].Error, want) {
 					t.Errorf("error %q does not contain %q", rs[0].Error, want)
 				}
@@ -191,7 +191,7 @@ func checkContainerSetting(t *testing.T, ns *netns, helper string, portStart int
 		var want string
 		switch {
 		case !fileCap:
-			want = "setcap cap_net_bind_service=p"
+			want = "setcap cap_net_bind_service,cap_setpcap=p"
 		case !root && nnp && boundingHasCap:
 			want = "no_new_privs was set before the helper started"
 		default:

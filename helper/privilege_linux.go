@@ -76,7 +76,7 @@ func DropPrivileges() (*Mechanism, error) {
 func refuseSetuid() error {
 	if os.Getuid() != os.Geteuid() || os.Getgid() != os.Getegid() {
 		exe, _ := os.Executable()
-		return fmt.Errorf("real and effective ids differ (uid %d, euid %d, gid %d, egid %d): portgate-helper must not be setuid or setgid: run chmod u-s,g-s %s and grant the capability with setcap cap_net_bind_service=p instead",
+		return fmt.Errorf("real and effective ids differ (uid %d, euid %d, gid %d, egid %d): portgate-helper must not be setuid or setgid: run chmod u-s,g-s %s and grant the capability with setcap cap_net_bind_service,cap_setpcap=p instead",
 			os.Getuid(), os.Geteuid(), os.Getgid(), os.Getegid(), exe)
 	}
 	return nil
@@ -183,7 +183,7 @@ func whyNoCapability(hadNNP bool) []string {
 	fc, err := readFileCaps(exe)
 	switch {
 	case err != nil || fc.Permitted&(1<<capNetBind) == 0:
-		problems = append(problems, fmt.Sprintf("the helper file %s carries no cap_net_bind_service (a package upgrade or copy that replaces the file drops it): run setcap cap_net_bind_service=p %s", exe, exe))
+		problems = append(problems, fmt.Sprintf("the helper file %s carries no cap_net_bind_service (a package upgrade or copy that replaces the file drops it): run setcap cap_net_bind_service,cap_setpcap=p %s", exe, exe))
 	case hadNNP:
 		problems = append(problems, "no_new_privs was set before the helper started (systemd NoNewPrivileges=, or a container's no-new-privileges setting), so the kernel ignored its file capability: turn it off for the helper, or grant the capability with systemd AmbientCapabilities=CAP_NET_BIND_SERVICE")
 	}

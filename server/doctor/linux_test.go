@@ -39,7 +39,7 @@ func TestLinuxCapabilityRemoved(t *testing.T) {
 	wantVerdict(t, r, "none", false)
 	wantCheck(t, r, "file capability", StatusProblem, "carries no cap_net_bind_service",
 		"setcap cap_net_bind_service,cap_setpcap=p "+helperPath)
-	wantCheck(t, r, "helper check", StatusProblem, "exit 1", "run setcap cap_net_bind_service=p "+helperPath)
+	wantCheck(t, r, "helper check", StatusProblem, "exit 1", "run setcap cap_net_bind_service,cap_setpcap=p "+helperPath)
 }
 
 func TestLinuxNoNewPrivs(t *testing.T) {
