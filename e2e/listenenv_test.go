@@ -215,6 +215,9 @@ func TestExecChildLeavingItsGroup(t *testing.T) {
 	m := startManaged(t, ns, helper, "", execConfig("leaver", []string{prog, "-leave-group"}, "tcp://127.0.0.1:700")+"drain_timeout = \"1s\"\n")
 	r := readReport(t, ns, "127.0.0.1:700")
 	t.Cleanup(func() { unix.Kill(r.PID, unix.SIGKILL) })
+	if out := squeeze(m.mustCtl(t, "show", "leaver")); !strings.Contains(out, "command: "+prog+" -leave-group") {
+		t.Errorf("ctl show does not print the command:\n%s", out)
+	}
 	start := time.Now()
 	if _, errOut, code := m.ctl(nobodyUID, "stop", "leaver"); code != 0 {
 		t.Fatalf("ctl stop: exit %d: %s", code, errOut)

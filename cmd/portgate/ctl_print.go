@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,7 +29,14 @@ func printService(w io.Writer, s server.ServiceStatus) {
 	fmt.Fprintf(t, "name:\t%s\n", s.Config.Name)
 	fmt.Fprintf(t, "kind:\t%s\n", s.Config.Kind)
 	fmt.Fprintf(t, "state:\t%s since %s\n", s.State, s.Since.Format(time.RFC3339))
-	fmt.Fprintf(t, "listen:\t%s\n", strings.Join(s.Config.Listen, ", "))
+	listen := strings.Join(s.Config.Listen, ", ")
+	if listen == "" {
+		listen = "(none)"
+	}
+	fmt.Fprintf(t, "listen:\t%s\n", listen)
+	if len(s.Config.Command) > 0 {
+		fmt.Fprintf(t, "command:\t%s\n", strings.Join(quoteArgs(s.Config.Command), " "))
+	}
 	if s.Config.Root != "" {
 		fmt.Fprintf(t, "root:\t%s\n", s.Config.Root)
 	}
@@ -90,4 +98,17 @@ func boundBy(l server.ListenerStatus) string {
 		return "portgate-helper"
 	}
 	return "the server"
+}
+
+// quoteArgs quotes the arguments that a shell would split or expand, so
+// that the printed command reads unambiguously.
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}();&|<>#~") {
+			out[i] = strconv.Quote(a)
+		}
+	}
+	return out
 }
