@@ -408,6 +408,12 @@ func TestCtlOutputAndExitCodes(t *testing.T) {
 	if _, errOut, code := ns.output(nobodyUID, bins.portgate, "ctl", "--socket", filepath.Join(m.dir, "none.sock"), "list"); code != 4 || !strings.Contains(errOut, "cannot reach the Local Manager") {
 		t.Errorf("ctl on a missing socket: exit %d, stderr %q, want 4 and a hint", code, errOut)
 	}
+
+	two := filepath.Join(m.dir, "two.toml")
+	os.WriteFile(two, []byte("[[service]]\nname = \"d\"\nkind = \"echo\"\nlisten = [\"tcp://127.0.0.1:703\"]\n\n[[service]]\nname = \"e\"\nkind = \"echo\"\nlisten = [\"tcp://127.0.0.1:81\"]\n"), 0o644)
+	if _, errOut, code := m.ctl(nobodyUID, "add", "--file", two); code != 1 || !strings.Contains(errOut, `added d before "e" failed; they stay added`) {
+		t.Errorf("ctl add of two services, the second denied: exit %d, stderr %q, want 1 and a note that d stays", code, errOut)
+	}
 }
 
 // squeeze replaces every run of spaces in s with one space, so tests can

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v2"
@@ -61,13 +62,9 @@ func ctlChange(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, sc := range svcs {
-		var st server.ServiceStatus
-		if err := ctlRun(c, "PUT", "/v1/services/"+url.PathEscape(sc.Name), sc, &st, func() { printService(os.Stdout, st) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return applyEach(c, svcs, "changed", func(sc server.ServiceConfig) (string, string) {
+		return "PUT", "/v1/services/" + url.PathEscape(sc.Name)
+	})
 }
 
 func ctlAdd(c *cli.Context) error {
@@ -75,11 +72,26 @@ func ctlAdd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	return applyEach(c, svcs, "added", func(server.ServiceConfig) (string, string) {
+		return "POST", "/v1/services"
+	})
+}
+
+// applyEach sends one request per service, in order, and stops at the
+// first failure. The services before it stay as they were applied, and
+// when there are any, standard error names them.
+func applyEach(c *cli.Context, svcs []server.ServiceConfig, done string, request func(server.ServiceConfig) (string, string)) error {
+	var applied []string
 	for _, sc := range svcs {
 		var st server.ServiceStatus
-		if err := ctlRun(c, "POST", "/v1/services", sc, &st, func() { printService(os.Stdout, st) }); err != nil {
+		method, path := request(sc)
+		if err := ctlRun(c, method, path, sc, &st, func() { printService(os.Stdout, st) }); err != nil {
+			if len(applied) > 0 {
+				fmt.Fprintf(os.Stderr, "portgate ctl %s: %s %s before %q failed; they stay %s\n", c.Command.Name, done, strings.Join(applied, ", "), sc.Name, done)
+			}
 			return err
 		}
+		applied = append(applied, sc.Name)
 	}
 	return nil
 }
