@@ -62,7 +62,7 @@ opens anything; it refuses to run as root without --user.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "TOML config `FILE`; omit for the built-in default"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "account `NAME` to switch to when started as root"},
-			&cli.StringFlag{Name: "helper", Usage: "portgate-helper `PATH`, overriding the config and " + server.DefaultHelperPath},
+			&cli.StringFlag{Name: "helper", Usage: "portgate-helper `PATH`; without it: helper in the config, then $PORTGATE_HELPER, then " + server.DefaultHelperPath},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log `LEVEL`: trace, debug, info, warn or error"},
 		},
 		Action: serve,
