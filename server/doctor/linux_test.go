@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"io/fs"
+	"strings"
 	"testing"
 )
 
@@ -197,6 +198,15 @@ func TestLinuxNotRoot(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("got checks %+v, want an info check saying the check ran as uid 1000", r.Checks)
+	}
+	named := false
+	for _, c := range r.Checks {
+		if c.Name == "helper check" && c.Status == StatusOK && strings.Contains(c.Detail, "portgate-helper check as uid 1000 (not portgate: run doctor as root)") {
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("got checks %+v, want the check's result to name uid 1000, not the account", r.Checks)
 	}
 }
 
