@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 var tools struct {
@@ -62,45 +60,7 @@ func serveArgv(t *testing.T, helper, config string) []string {
 // connection.
 func startParent(t *testing.T, ns *netns, argv []string, poke func()) (*server, error) {
 	t.Helper()
-	cmd := ns.command(0, argv[0], argv[1:]...)
-	w := &lockedWriter{buf: &bytes.Buffer{}}
-	s := &server{cmd: cmd, log: w}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", argv[0], err)
-	}
-	s.pid = cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(unix.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("portgate log:\n%s", w.String())
-		}
-	})
-	deadline := time.After(15 * time.Second)
-	for {
-		if strings.Contains(w.String(), `"server ready"`) {
-			return s, nil
-		}
-		if poke != nil {
-			poke()
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			return s, fmt.Errorf("portgate serve exited before it was ready (%v):\n%s", err, w.String())
-		case <-deadline:
-			return s, fmt.Errorf("portgate serve not ready after 15s:\n%s", w.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return superviseServer(t, ns.command(0, argv[0], argv[1:]...), poke)
 }
 
 // fdLink returns what descriptor fd of pid points to, or "".

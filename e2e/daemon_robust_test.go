@@ -129,16 +129,7 @@ func TestDaemonMaxPeersPerUID(t *testing.T) {
 [limits]
 max_peers_per_uid = 2
 `)
-	dialDaemon(t, d)
-	dialDaemon(t, d)
-	c, err := net.DialTimeout("unix", d.socket, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := protocol.NewConn(c.(*net.UnixConn))
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if e := readError(t, conn); e.Code != protocol.CodeLimit || !strings.Contains(e.Message, "uid 0 already holds max_peers_per_uid 2") {
+	if e := thirdPeerError(t, d); e.Code != protocol.CodeLimit || !strings.Contains(e.Message, "uid 0 already holds max_peers_per_uid 2") {
 		t.Errorf("third connection of uid 0: %s %q, want a per-uid limit error", e.Code, e.Message)
 	}
 	if rs := daemonClient(t, ns, d, nobodyUID, "tcp://127.0.0.1:80"); len(rs) != 1 || !rs[0].OK {

@@ -395,12 +395,25 @@ func tryStartServer(t *testing.T, ns *netns, uid int, helperPath, config string,
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--config", cfgPath, "--helper", helperPath, "--log-level", "debug"}, extra...)
-	cmd := ns.command(uid, bins.portgate, args...)
+	s, err := superviseServer(t, ns.command(uid, bins.portgate, args...), nil)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// superviseServer starts cmd, which is or execs portgate serve, stops it
+// with SIGTERM when the test ends, and waits up to 15s until it logs
+// "server ready". When poke is set, it is called while the server is not
+// ready yet, for parents that wait for a first connection. The server is
+// returned even with an error, for its log.
+func superviseServer(t *testing.T, cmd *exec.Cmd, poke func()) (*server, error) {
+	t.Helper()
 	w := &lockedWriter{buf: &bytes.Buffer{}}
 	s := &server{cmd: cmd, log: w}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start portgate: %v", err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	s.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
@@ -422,12 +435,15 @@ func tryStartServer(t *testing.T, ns *netns, uid int, helperPath, config string,
 		if strings.Contains(w.String(), `"server ready"`) {
 			return s, nil
 		}
+		if poke != nil {
+			poke()
+		}
 		select {
 		case err := <-exited:
 			exited <- err
-			return nil, fmt.Errorf("portgate serve exited before it was ready (%v):\n%s", err, w.String())
+			return s, fmt.Errorf("portgate serve exited before it was ready (%v):\n%s", err, w.String())
 		case <-deadline:
-			return nil, fmt.Errorf("portgate serve not ready after 15s:\n%s", w.String())
+			return s, fmt.Errorf("portgate serve not ready after 15s:\n%s", w.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

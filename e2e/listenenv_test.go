@@ -108,9 +108,9 @@ func TestListenEnvReachesOnlyItsOwner(t *testing.T) {
 }
 
 // TestExecForkingWrapper runs the activated program behind a shell
-// wrapper that forks it instead of exec'ing it. Without help the program
-// sees the wrapper's pid in LISTEN_PID and rightly ignores its sockets;
-// through portgate listen-exec it takes them. Stopping the server must end
+// wrapper that forks it instead of exec'ing it. Without help, LISTEN_PID
+// names the wrapper and the program rightly ignores its sockets. Through
+// portgate listen-exec it takes them. Stopping the server must end
 // the forked program too, and a wrapper that exits must not leave the
 // program behind holding the sockets.
 func TestExecForkingWrapper(t *testing.T) {

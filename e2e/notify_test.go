@@ -144,6 +144,8 @@ func TestGracefulStopDrainsAtOnce(t *testing.T) {
 	helper := installHelper(t, "cap_net_bind_service=+ep")
 	config := "shutdown_timeout = \"2s\"\n" + echoConfig(map[string]int{"a": 700, "b": 701, "c": 702})
 	srv := startServer(t, ns, nobodyUID, helper, config)
+
+	// One open connection per service, each echoed once.
 	for _, port := range []int{700, 701, 702} {
 		c, err := ns.dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
@@ -154,6 +156,7 @@ func TestGracefulStopDrainsAtOnce(t *testing.T) {
 		io.WriteString(c, "x")
 		io.ReadFull(c, make([]byte, 1))
 	}
+
 	start := time.Now()
 	if err := unix.Kill(srv.pid, unix.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -165,6 +168,7 @@ func TestGracefulStopDrainsAtOnce(t *testing.T) {
 			t.Errorf("port %d still accepts 500ms after SIGTERM", port)
 		}
 	}
+
 	waitGone(t, srv.pid)
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("graceful stop took %s, want about the 2s shutdown_timeout", took)

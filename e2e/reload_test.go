@@ -120,7 +120,7 @@ func TestReloadMarkAndSweep(t *testing.T) {
 // TestReloadKeepsManagerUntilUpgrade moves the [manager] socket and
 // services file in the config and sends SIGHUP: the running Local Manager
 // must stay where it is, still write the services file it started with,
-// and say so in the log. An upgrade with SIGUSR2 then moves it.
+// and log that the change waits. An upgrade with SIGUSR2 then moves it.
 func TestReloadKeepsManagerUntilUpgrade(t *testing.T) {
 	requireRoot(t)
 	writePolicy(t, basePolicy)

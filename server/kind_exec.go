@@ -284,7 +284,7 @@ func RunExecShim(args []string) error {
 		return fmt.Errorf("listen-exec %s: %w", path, err)
 	}
 	if n == 0 {
-		// No socket to describe: the program sees no variable at all.
+		// No socket to describe, so the program gets no LISTEN_* variable.
 		os.Unsetenv("LISTEN_FDS")
 		os.Unsetenv("LISTEN_FDNAMES")
 		os.Unsetenv("LISTEN_PID")

@@ -123,11 +123,11 @@ func (m *Manager) stop(s *service) error {
 	s.mu.Unlock()
 	s.setState(StateStopped, nil)
 	if err != nil {
-		what := "open connections did not finish within the drain timeout of %s and were closed"
+		cause := "open connections did not finish within the drain timeout of %s and were closed"
 		if kind == "exec" {
-			what = "the child did not exit within the drain timeout of %s after SIGTERM and was killed"
+			cause = "the child did not exit within the drain timeout of %s after SIGTERM and was killed"
 		}
-		err = fmt.Errorf("stop service %q: "+what+": %w", name, drain, err)
+		err = fmt.Errorf("stop service %q: "+cause+": %w", name, drain, err)
 		log.Warn().Err(err).Dur("drain_timeout", drain).Msg("service stopped")
 		return err
 	}

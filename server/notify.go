@@ -35,8 +35,8 @@ func takeUpgradeNotify() (string, bool) {
 }
 
 // restoreNotifySocket points NOTIFY_SOCKET back at the service manager's
-// socket once a successor has told its predecessor that it is ready, so
-// that its own upgrades, in turn, reach the service manager.
+// socket once a successor has reported ready to its predecessor, so that
+// its own upgrades, in turn, reach the service manager.
 func restoreNotifySocket(path string, set bool) {
 	switch {
 	case !set:

@@ -199,10 +199,10 @@ func (d *diagnosis) runHelperCheck() helperCheck {
 	if d.account == nil {
 		return helperCheck{}
 	}
-	who := d.account.Name
+	checkedAs := d.account.Name
 	if euid := d.host.Euid(); euid != 0 && uint32(euid) != d.account.UID {
 		d.report.info("helper check", fmt.Sprintf("doctor runs as uid %d, so the check runs as that uid, not as %s: run doctor as root for an exact answer", euid, d.account.Name))
-		who = fmt.Sprintf("uid %d (not %s: run doctor as root)", euid, d.account.Name)
+		checkedAs = fmt.Sprintf("uid %d (not %s: run doctor as root)", euid, d.account.Name)
 	}
 	args := []string{"check"}
 	if d.checkPort != 0 {
@@ -218,9 +218,9 @@ func (d *diagnosis) runHelperCheck() helperCheck {
 		d.report.Mechanism = c.mechanism
 	}
 	if c.ok {
-		d.report.ok("helper check", fmt.Sprintf("portgate-helper check as %s: mechanism %s, loopback bind of a privileged port ok", who, c.mechanism))
+		d.report.ok("helper check", fmt.Sprintf("portgate-helper check as %s: mechanism %s, loopback bind of a privileged port ok", checkedAs, c.mechanism))
 	} else {
-		d.report.problem("helper check", fmt.Sprintf("portgate-helper check as %s failed (exit %d): %s", who, out.Exit, lastLine(out.Text)), c.problems...)
+		d.report.problem("helper check", fmt.Sprintf("portgate-helper check as %s failed (exit %d): %s", checkedAs, out.Exit, lastLine(out.Text)), c.problems...)
 	}
 	return c
 }

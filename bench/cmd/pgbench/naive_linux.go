@@ -52,7 +52,7 @@ func startNaive(addr string) (*naiveGranter, error) {
 	return &naiveGranter{conn: c.(*net.UnixConn), cmd: cmd, oob: make([]byte, unix.CmsgSpace(4))}, nil
 }
 
-// listen asks the child for one socket and wraps it in a net.Listener.
+// listen requests one socket from the child and wraps it in a net.Listener.
 func (g *naiveGranter) listen(context.Context, string) (net.Listener, error) {
 	if _, err := g.conn.Write([]byte{1}); err != nil {
 		return nil, fmt.Errorf("naive request: %w", err)

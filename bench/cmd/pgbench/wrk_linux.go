@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// wrkResult is what one wrk --latency run printed.
+// wrkResult is the summary that one wrk --latency run printed.
 type wrkResult struct {
 	RequestsPerSec float64
 	BytesPerSec    float64
