@@ -123,7 +123,9 @@ max_sockets_per_peer = 3
 // One request for three sockets cannot fit any connection and gets a
 // limit error that names the request size.
 // NOTE: the test does not force that ordering, so it passes without the
-// client's retry too, unless the race happens in the run.
+// client's retry too, unless the race happens in the run. The server's
+// TestHandshakeRejectionAfterEPIPE forces the rejection to arrive before
+// the client's Hello.
 func TestDaemonReconnectWithinPeerLimit(t *testing.T) {
 	ns, _, d := daemonSetup(t, `
 [limits]

@@ -195,3 +195,36 @@ func TestClientMissingHelper(t *testing.T) {
 		}
 	}
 }
+
+// A daemon that rejects a connection for its peer limits writes an Error
+// and closes before it reads the Hello. The handshake's write then fails
+// with EPIPE, and the rejection must still reach the caller, because the
+// caller's retry depends on its code.
+func TestHandshakeRejectionAfterEPIPE(t *testing.T) {
+	fds, err := socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "client"), os.NewFile(uintptr(fds[1]), "daemon")
+	wrap := func(f *os.File) *protocol.Conn {
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return protocol.NewConn(c.(*net.UnixConn))
+	}
+	daemon := wrap(theirs)
+	rejection := &protocol.Error{Code: protocol.CodeLimit, Index: protocol.NoIndex, Message: "uid 65534 already has max_peers_per_uid 1 connections open"}
+	if err := daemon.Write(rejection, nil); err != nil {
+		t.Fatal(err)
+	}
+	daemon.Close()
+
+	h := &helperConn{conn: wrap(mine)}
+	defer h.conn.Close()
+	err = h.handshake(5 * time.Second)
+	if !errors.Is(err, protocol.CodeLimit) {
+		t.Fatalf("handshake with a rejecting daemon: got %v, expected an error matching CodeLimit", err)
+	}
+}

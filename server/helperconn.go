@@ -90,10 +90,18 @@ func startHelper(path string, stderr *os.File, timeout time.Duration) (*helperCo
 func (h *helperConn) handshake(timeout time.Duration) error {
 	h.conn.SetDeadline(time.Now().Add(timeout))
 	defer h.conn.SetDeadline(time.Time{})
-	if err := h.conn.Write(&protocol.Hello{MinVersion: protocol.MinVersion, MaxVersion: protocol.Version}, nil); err != nil {
-		return fmt.Errorf("helper handshake: %w", err)
-	}
+	writeErr := h.conn.Write(&protocol.Hello{MinVersion: protocol.MinVersion, MaxVersion: protocol.Version}, nil)
+	// A daemon that rejects a connection for its peer limits writes an
+	// Error and closes without reading the Hello. The write then fails with
+	// EPIPE while that Error is still queued, so the read comes first.
 	m, fds, err := h.conn.Read()
+	if writeErr != nil {
+		protocol.CloseAll(fds)
+		if rejection, ok := m.(*protocol.Error); ok && err == nil {
+			return fmt.Errorf("helper handshake: %w", rejection)
+		}
+		return fmt.Errorf("helper handshake: %w", writeErr)
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("helper handshake: the helper did not reply within %s: %w", timeout, err)
 	}
