@@ -73,11 +73,19 @@ cross:
 		GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build ./... || exit 1; \
 	done
 
-# A short fuzz run; FUZZTIME is per fuzz target. The corpus in
-# protocol/testdata also runs with every go test.
+# A short fuzz run of every decoder of untrusted input: the helper's wire
+# format, its policy and the Local Manager's request bodies. FUZZTIME is per
+# target. Minimizing a new input may take the fuzzer's default of a minute,
+# which would use up a short run, so FUZZMINIMIZE bounds it. The corpus in
+# each package's testdata/fuzz also runs with every go test.
 FUZZTIME ?= 15s
+FUZZMINIMIZE ?= 2s
+FUZZ_TARGETS = protocol:FuzzDecode helper:FuzzParsePolicy server:FuzzDecodeService
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./protocol
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in ./$${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./$${t%%:*} || exit 1; \
+	done
 
 clean:
 	rm -rf bin

@@ -32,17 +32,27 @@ func LoadServicesFile(path string) ([]ServiceConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read services file: %w", err)
 	}
-	var f servicesFile
-	md, err := toml.Decode(string(data), &f)
+	svcs, err := parseServicesFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("services file %s: %w", path, err)
 	}
+	return svcs, nil
+}
+
+// parseServicesFile decodes the text of a services file and checks each
+// service in it.
+func parseServicesFile(data []byte) ([]ServiceConfig, error) {
+	var f servicesFile
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		return nil, err
+	}
 	if un := md.Undecoded(); len(un) > 0 {
-		return nil, fmt.Errorf("services file %s: unknown key %q", path, un[0].String())
+		return nil, fmt.Errorf("unknown key %q", un[0].String())
 	}
 	for _, s := range f.Services {
 		if err := s.check(); err != nil {
-			return nil, fmt.Errorf("services file %s: service %q: %w", path, s.Name, err)
+			return nil, fmt.Errorf("service %q: %w", s.Name, err)
 		}
 	}
 	return f.Services, nil
@@ -53,20 +63,29 @@ func LoadServicesFile(path string) ([]ServiceConfig, error) {
 // syncs the directory, so that after a crash at any point the file holds
 // either the old or the new list.
 func WriteServicesFile(path string, svcs []ServiceConfig) error {
-	var buf bytes.Buffer
-	buf.WriteString(servicesFileHeader)
-	if err := toml.NewEncoder(&buf).Encode(servicesFile{Services: svcs}); err != nil {
-		return fmt.Errorf("encode services file: %w", err)
+	data, err := encodeServicesFile(svcs)
+	if err != nil {
+		return err
 	}
 	// The temporary file goes beside path. Without a directory, renameio
 	// probes TMPDIR with two more files and a rename on every write.
-	if err := renameio.WriteFile(path, buf.Bytes(), 0o600, renameio.WithTempDir(filepath.Dir(path))); err != nil {
+	if err := renameio.WriteFile(path, data, 0o600, renameio.WithTempDir(filepath.Dir(path))); err != nil {
 		return fmt.Errorf("write services file %s: %w: check that the directory exists and the server's account may write to it", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("write services file %s: sync directory: %w", path, err)
 	}
 	return nil
+}
+
+// encodeServicesFile returns the text of a services file that contains svcs.
+func encodeServicesFile(svcs []ServiceConfig) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(servicesFileHeader)
+	if err := toml.NewEncoder(&buf).Encode(servicesFile{Services: svcs}); err != nil {
+		return nil, fmt.Errorf("encode services file: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 func syncDir(dir string) error {
