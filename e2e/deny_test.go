@@ -232,3 +232,38 @@ func TestCheckHonoursPolicy(t *testing.T) {
 		t.Errorf("check of port 80, inside the policy: exit %d:\n%s", code, out)
 	}
 }
+
+// A rule that names a group matches a client whose supplementary groups
+// include it, as the kernel recorded them when the client connected, and
+// not a client of the same uid outside that group.
+func TestPolicyGroupMatchesSupplementaryGroup(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, `
+[[allow]]
+groups = ["4321"]
+networks = ["tcp"]
+addresses = ["*"]
+ports = [80]
+`)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+
+	in := runClientGroups(t, ns, otherUID, []int{4320, 4321}, "-helper", helper, "tcp://127.0.0.1:80")
+	if len(in) != 1 {
+		t.Fatalf("got %d results, expected 1", len(in))
+	}
+	if !in[0].OK {
+		t.Errorf("uid %d in group 4321: %s, expected a grant", otherUID, in[0].Error)
+	}
+
+	out := runClientGroups(t, ns, otherUID, []int{4320}, "-helper", helper, "tcp://127.0.0.1:80")
+	if len(out) != 1 {
+		t.Fatalf("got %d results, expected 1", len(out))
+	}
+	if out[0].OK {
+		t.Errorf("uid %d outside group 4321 was granted port 80, expected a denial", otherUID)
+	}
+	if out[0].Code != uint16(protocol.CodeDenied) {
+		t.Errorf("uid %d outside group 4321: code %d, expected %d", otherUID, out[0].Code, protocol.CodeDenied)
+	}
+}

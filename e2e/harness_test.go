@@ -297,7 +297,14 @@ func (ns *netns) run(name string, args ...string) string {
 // standard output, standard error and exit code.
 func (ns *netns) output(uid int, name string, args ...string) (string, string, int) {
 	ns.t.Helper()
-	cmd := ns.command(uid, name, args...)
+	return ns.outputGroups(uid, nil, name, args...)
+}
+
+// outputGroups is output with groups as the supplementary groups of the
+// command.
+func (ns *netns) outputGroups(uid int, groups []int, name string, args ...string) (string, string, int) {
+	ns.t.Helper()
+	cmd := ns.commandGroups(uid, groups, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := timeoutKill(cmd, 60*time.Second)
@@ -499,7 +506,14 @@ type clientResult = report.Result
 // runClient runs pgclient as uid in ns and returns its results.
 func runClient(t *testing.T, ns *netns, uid int, args ...string) []clientResult {
 	t.Helper()
-	stdout, stderr, code := ns.output(uid, bins.pgclient, args...)
+	return runClientGroups(t, ns, uid, nil, args...)
+}
+
+// runClientGroups is runClient with groups as the client's supplementary
+// groups.
+func runClientGroups(t *testing.T, ns *netns, uid int, groups []int, args ...string) []clientResult {
+	t.Helper()
+	stdout, stderr, code := ns.outputGroups(uid, groups, bins.pgclient, args...)
 	if code != 0 {
 		t.Fatalf("pgclient %v exited %d:\n%s%s", args, code, stdout, stderr)
 	}

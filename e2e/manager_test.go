@@ -469,3 +469,31 @@ func TestCtlAddPastConnectionLimit(t *testing.T) {
 		t.Errorf("echo on 700 after the rounds: got %q, %v", got, err)
 	}
 }
+
+// TestManagerGroupMatchesSupplementaryGroup lets group 65534 use the
+// Local Manager. A client of another uid passes the peer check when 65534
+// is one of its supplementary groups, and the socket's mode keeps it out
+// when it is not.
+func TestManagerGroupMatchesSupplementaryGroup(t *testing.T) {
+	requireRoot(t)
+	writePolicy(t, basePolicy)
+	ns := newNetns(t)
+	helper := installHelper(t, "cap_net_bind_service=+ep")
+	dir := nobodyDir(t)
+	socket := filepath.Join(dir, "manager.sock")
+	config := fmt.Sprintf("[manager]\nsocket = %q\nservices_file = %q\ngroups = [\"65534\"]\n\n%s", socket, filepath.Join(dir, "services.toml"), serviceA)
+	startServer(t, ns, nobodyUID, helper, config)
+
+	out, errOut, code := ns.outputGroups(otherUID, []int{nobodyUID}, bins.portgate, "ctl", "--socket", socket, "list")
+	if code != 0 {
+		t.Errorf("ctl list as uid %d in group 65534: exit %d, expected 0\n%s%s", otherUID, code, out, errOut)
+	}
+	if !strings.Contains(squeeze(out), "a http running tcp://127.0.0.1:80") {
+		t.Errorf("ctl list as uid %d in group 65534 does not list service a:\n%s", otherUID, out)
+	}
+
+	_, errOut, code = ns.output(otherUID, bins.portgate, "ctl", "--socket", socket, "list")
+	if code != 5 {
+		t.Errorf("ctl list as uid %d outside group 65534: exit %d, expected 5\n%s", otherUID, code, errOut)
+	}
+}

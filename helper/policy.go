@@ -337,8 +337,7 @@ func (p *Policy) Allow(peer Peer, net protocol.Network, addr netip.Addr, port ui
 }
 
 func (r *Rule) allows(peer Peer, net protocol.Network, addr netip.Addr, port uint16) bool {
-	// TODO: groups match the peer's primary gid only, not its supplementary groups.
-	if !r.UIDs[peer.UID] && !r.GIDs[peer.GID] {
+	if !r.UIDs[peer.UID] && !peer.MemberOf(r.GIDs) {
 		return false
 	}
 	if (net.Stream() && !r.TCP) || (!net.Stream() && !r.UDP) {

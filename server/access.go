@@ -85,9 +85,9 @@ func lookupID(name string, lookup func(string) (string, error)) (uint32, error) 
 }
 
 // Allows reports whether the peer may use the Local Manager: its uid is
-// listed, or its primary gid is.
+// listed, or its gid or one of its groups is.
 func (a Access) Allows(c PeerCred) bool {
-	return a.UIDs[c.UID] || a.GIDs[c.GID]
+	return a.UIDs[c.UID] || c.MemberOf(a.GIDs)
 }
 
 // othersNeeded reports whether some allowed uid is neither the server's

@@ -30,6 +30,12 @@ func TestNewAccessResolvesNames(t *testing.T) {
 	if !a.Allows(PeerCred{UID: 5000, GID: 4343}) {
 		t.Error("gid 4343 rejected, want allowed through groups")
 	}
+	if !a.Allows(PeerCred{UID: 5000, GID: 5000, Groups: []uint32{5000, 4343}}) {
+		t.Error("supplementary group 4343 rejected, expected allowed")
+	}
+	if a.Allows(PeerCred{UID: 5000, GID: 5000, Groups: []uint32{5000, 5001}}) {
+		t.Error("groups 5000 and 5001 allowed, expected rejected")
+	}
 }
 
 func TestNewAccessUnknownName(t *testing.T) {

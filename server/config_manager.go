@@ -16,7 +16,7 @@ type ManagerConfig struct {
 	// root: account names or numeric uids.
 	Users []string `toml:"users"`
 	// Groups may use the Local Manager: group names or numeric gids,
-	// matched against the peer's primary gid.
+	// matched against the peer's gid and supplementary groups.
 	Groups []string `toml:"groups"`
 	// ServicesFile keeps the services added with portgate ctl; empty means
 	// DefaultServicesFile(). The operator's config file is never rewritten.

@@ -21,6 +21,24 @@ type Cred struct {
 	UID, GID uint32
 	// PID is the peer's pid, or 0 where the kernel does not report it.
 	PID int32
+	// Groups are the peer's groups when it connected, or when it created
+	// a socketpair, where the kernel reports them: Linux 4.13 and later,
+	// FreeBSD, macOS, Solaris and illumos. They may include GID.
+	Groups []uint32
+}
+
+// MemberOf reports whether the peer's gid, or one of its groups, is in
+// gids.
+func (c Cred) MemberOf(gids map[uint32]bool) bool {
+	if gids[c.GID] {
+		return true
+	}
+	for _, g := range c.Groups {
+		if gids[g] {
+			return true
+		}
+	}
+	return false
 }
 
 // Read returns the credentials of the peer of the Unix socket fd. The

@@ -17,6 +17,7 @@ const call = "getpeerucred"
 //go:cgo_import_dynamic libc_portgate_ucred_geteuid ucred_geteuid "libc.so"
 //go:cgo_import_dynamic libc_portgate_ucred_getegid ucred_getegid "libc.so"
 //go:cgo_import_dynamic libc_portgate_ucred_getpid ucred_getpid "libc.so"
+//go:cgo_import_dynamic libc_portgate_ucred_getgroups ucred_getgroups "libc.so"
 //go:cgo_import_dynamic libc_portgate_ucred_getzoneid ucred_getzoneid "libc.so"
 //go:cgo_import_dynamic libc_portgate_ucred_free ucred_free "libc.so"
 //go:cgo_import_dynamic libc_portgate_getzoneid getzoneid "libc.so"
@@ -25,6 +26,7 @@ const call = "getpeerucred"
 //go:linkname libcUcredGeteuid libc_portgate_ucred_geteuid
 //go:linkname libcUcredGetegid libc_portgate_ucred_getegid
 //go:linkname libcUcredGetpid libc_portgate_ucred_getpid
+//go:linkname libcUcredGetgroups libc_portgate_ucred_getgroups
 //go:linkname libcUcredGetzoneid libc_portgate_ucred_getzoneid
 //go:linkname libcUcredFree libc_portgate_ucred_free
 //go:linkname libcGetzoneid libc_portgate_getzoneid
@@ -34,6 +36,7 @@ var (
 	libcUcredGeteuid   uintptr
 	libcUcredGetegid   uintptr
 	libcUcredGetpid    uintptr
+	libcUcredGetgroups uintptr
 	libcUcredGetzoneid uintptr
 	libcUcredFree      uintptr
 	libcGetzoneid      uintptr
@@ -62,5 +65,16 @@ func read(fd int) (Cred, error) {
 	euid, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGeteuid)), 1, ucred, 0, 0, 0, 0, 0)
 	egid, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetegid)), 1, ucred, 0, 0, 0, 0, 0)
 	pid, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetpid)), 1, ucred, 0, 0, 0, 0, 0)
-	return fromIDs(uint32(euid), uint32(egid), int32(pid))
+	cred, err := fromIDs(uint32(euid), uint32(egid), int32(pid))
+	if err != nil {
+		return Cred{}, err
+	}
+	// ucred_getgroups points into the ucred, so the groups are copied
+	// before ucred_free. It returns -1 when the kernel recorded none.
+	var groups *uint32
+	n, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetgroups)), 2, ucred, uintptr(unsafe.Pointer(&groups)), 0, 0, 0, 0)
+	if count := int32(n); count > 0 && groups != nil {
+		cred.Groups = append([]uint32(nil), unsafe.Slice(groups, count)...)
+	}
+	return cred, nil
 }

@@ -13,7 +13,8 @@ const call = "LOCAL_PEERCRED"
 
 // read reads the credentials of the peer of socket fd with
 // LOCAL_PEERCRED, the socket option behind getpeereid: its effective uid,
-// its primary gid and, where the kernel records it, its pid.
+// its groups, the first of which is its effective gid, and, where the
+// kernel records it, its pid.
 func read(fd int) (Cred, error) {
 	xucred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
@@ -31,8 +32,8 @@ func read(fd int) (Cred, error) {
 // FreeBSD.
 const xucredVersion = 0
 
-// fromXucred takes the uid and the primary gid, which the kernel stores
-// as the first group, from xucred.
+// fromXucred takes the uid and the groups from xucred. The kernel stores
+// the effective gid as the first group.
 func fromXucred(xucred *unix.Xucred) (Cred, error) {
 	if xucred.Version != xucredVersion {
 		return Cred{}, fmt.Errorf("xucred version %d, want %d", xucred.Version, xucredVersion)
@@ -40,5 +41,7 @@ func fromXucred(xucred *unix.Xucred) (Cred, error) {
 	if xucred.Ngroups < 1 {
 		return Cred{}, fmt.Errorf("xucred of uid %d lists no group", xucred.Uid)
 	}
-	return Cred{UID: xucred.Uid, GID: xucred.Groups[0]}, nil
+	n := min(int(xucred.Ngroups), len(xucred.Groups))
+	groups := append([]uint32(nil), xucred.Groups[:n]...)
+	return Cred{UID: xucred.Uid, GID: xucred.Groups[0], Groups: groups}, nil
 }

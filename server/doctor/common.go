@@ -141,14 +141,20 @@ func (d *diagnosis) checkPolicy() {
 	d.report.ok("policy", fmt.Sprintf("%s allows %s privileged ports %s", path, d.account.Name, formatPorts(d.ports)))
 }
 
+// peer returns the credentials that the helper reads for a process of the
+// account started with its groups, as a service manager starts it.
+func (a *Account) peer() helper.Peer {
+	return helper.Peer{UID: a.UID, GID: a.GID, Groups: a.Groups}
+}
+
 // allowedPorts lists the ports below 1024 that some rule of pol allows the
-// account, by uid or primary gid as the helper matches them, at most
-// maxListedPorts of them.
+// account, by its uid or one of its groups as the helper matches them, at
+// most maxListedPorts of them.
 func allowedPorts(pol *helper.Policy, a *Account) []uint16 {
 	seen := map[uint16]bool{}
 	var ports []uint16
 	for _, r := range pol.Rules {
-		if !r.UIDs[a.UID] && !r.GIDs[a.GID] {
+		if !r.UIDs[a.UID] && !a.peer().MemberOf(r.GIDs) {
 			continue
 		}
 		for _, pr := range r.Ports {
@@ -167,7 +173,7 @@ func allowedPorts(pol *helper.Policy, a *Account) []uint16 {
 // loopbackPort returns the first of ports that pol lets the account bind
 // over TCP on 127.0.0.1, where portgate-helper check binds, or 0.
 func loopbackPort(pol *helper.Policy, a *Account, ports []uint16) uint16 {
-	peer := helper.Peer{UID: a.UID, GID: a.GID}
+	peer := a.peer()
 	for _, p := range ports {
 		if pol.Allow(peer, protocol.TCP, netip.MustParseAddr("127.0.0.1"), p) != 0 {
 			return p

@@ -123,6 +123,19 @@ func TestLinuxPolicyForOtherAccount(t *testing.T) {
 	wantCheck(t, r, "policy", StatusProblem, "allows portgate (uid 999) no port below 1024", `users = ["portgate"]`)
 }
 
+// A rule for a group matches an account that is in that group besides its
+// primary one, as the helper matches a peer's supplementary groups.
+func TestLinuxPolicyForSupplementaryGroup(t *testing.T) {
+	h := linuxHost(t, "getcap-capability.txt", "status.txt", "check-capability.txt", 0)
+	h.files[policyPath] = "../policy-supplementary-group.toml"
+	r := h.diagnose("linux")
+	wantCheck(t, r, "policy", StatusProblem, "allows portgate (uid 999) no port below 1024")
+
+	h.accounts["portgate"].Groups = []uint32{995, 4321}
+	r = h.diagnose("linux")
+	wantCheck(t, r, "policy", StatusOK, "allows portgate privileged ports 80")
+}
+
 func TestLinuxPolicyWritableByGroup(t *testing.T) {
 	h := linuxHost(t, "getcap-capability.txt", "status.txt", "check-capability.txt", 0)
 	h.stats[policyPath] = FileInfo{Mode: 0o664, GID: 995}
