@@ -31,7 +31,7 @@ const (
 type helperDaemon struct {
 	cmd    *exec.Cmd
 	pid    int
-	log    *lockedWriter
+	log    *processLog
 	socket string
 	exited chan error
 }
@@ -71,8 +71,8 @@ func tryStartDaemon(t *testing.T, ns *netns, helper, socket string) (*helperDaem
 // runDaemonCmd starts cmd, a daemon, and waits for it to log its start.
 func runDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) (*helperDaemon, error) {
 	t.Helper()
-	d := &helperDaemon{cmd: cmd, log: &lockedWriter{buf: &bytes.Buffer{}}, socket: socket, exited: make(chan error, 1)}
-	cmd.Stderr = d.log
+	d := &helperDaemon{cmd: cmd, log: newProcessLog(t), socket: socket, exited: make(chan error, 1)}
+	cmd.Stderr = d.log.file
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,9 @@ max_peers = 10000
 		}
 		held = append(held, fd)
 	}
-	defer protocol.CloseAll(held)
+	// The deferred call reads held when the test ends, because the test
+	// closes these descriptors earlier and their numbers may be reused.
+	defer func() { protocol.CloseAll(held) }()
 	second, err := tryStartDaemon(t, ns, helper, d.socket)
 	if err == nil {
 		second.cmd.Process.Kill()

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -369,7 +368,7 @@ func (ns *netns) dial(network, address string) (net.Conn, error) {
 // server is a running `portgate serve`.
 type server struct {
 	cmd *exec.Cmd
-	log *lockedWriter
+	log *processLog
 	pid int
 }
 
@@ -416,9 +415,9 @@ func tryStartServer(t *testing.T, ns *netns, uid int, helperPath, config string,
 // returned even with an error, for its log.
 func superviseServer(t *testing.T, cmd *exec.Cmd, poke func()) (*server, error) {
 	t.Helper()
-	w := &lockedWriter{buf: &bytes.Buffer{}}
+	w := newProcessLog(t)
 	s := &server{cmd: cmd, log: w}
-	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Stdout, cmd.Stderr = w.file, w.file
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
@@ -532,20 +531,30 @@ func runClientGroups(t *testing.T, ns *netns, uid int, groups []int, args ...str
 	return rs
 }
 
-// lockedWriter collects the output of a process for concurrent reads.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf *bytes.Buffer
+// processLog keeps the output of a process in a file that the process
+// writes to directly. Output through a pipe reaches the test only when a
+// goroutine copies it, so a line written before an event that the test
+// observes, such as an exit, could still be missing from a pipe's copy.
+type processLog struct {
+	file *os.File
 }
 
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
+// newProcessLog creates an empty log, which lasts until the test ends.
+func newProcessLog(t *testing.T) *processLog {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "output"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatalf("create process log: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &processLog{file: f}
 }
 
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+// String returns everything the process has written so far.
+func (l *processLog) String() string {
+	data, err := os.ReadFile(l.file.Name())
+	if err != nil {
+		return fmt.Sprintf("(cannot read the process log: %v)", err)
+	}
+	return string(data)
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -243,7 +242,7 @@ func checkDaemonHelperConfig(t *testing.T, account *user.User) {
 // startAsAccount starts a command as the account portgate, with its
 // groups, inside ns, and stops it when the test ends. It returns the
 // command's output.
-func startAsAccount(t *testing.T, ns *netns, args ...string) *lockedWriter {
+func startAsAccount(t *testing.T, ns *netns, args ...string) *processLog {
 	t.Helper()
 	argv := append([]string{"-t", strconv.Itoa(ns.pid), "-n", "--", "setpriv", "--reuid=portgate", "--regid=portgate", "--init-groups", "--"}, args...)
 	cmd := exec.Command("nsenter", argv...)
@@ -253,8 +252,8 @@ func startAsAccount(t *testing.T, ns *netns, args ...string) *lockedWriter {
 	runtimeDir, stateDir := publicDir(t), publicDir(t)
 	run(t, "chown", "portgate:portgate", runtimeDir, stateDir)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "RUNTIME_DIRECTORY=" + runtimeDir, "STATE_DIRECTORY=" + stateDir}
-	out := &lockedWriter{buf: &bytes.Buffer{}}
-	cmd.Stdout, cmd.Stderr = out, out
+	out := newProcessLog(t)
+	cmd.Stdout, cmd.Stderr = out.file, out.file
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -31,7 +30,7 @@ type rawHelper struct {
 	conn *protocol.Conn
 	uc   *net.UnixConn
 	pid  int
-	log  *lockedWriter
+	log  *processLog
 	exit chan error
 }
 
@@ -46,8 +45,8 @@ func startRawHelper(t *testing.T, ns *netns, caps string) *rawHelper {
 	ours := os.NewFile(uintptr(fds[0]), "test-end")
 	cmd := ns.command(nobodyUID, helper, "child", "--fd", "3", "--log-level", "trace")
 	cmd.ExtraFiles = []*os.File{theirs}
-	h := &rawHelper{t: t, log: &lockedWriter{buf: &bytes.Buffer{}}, exit: make(chan error, 1)}
-	cmd.Stderr = h.log
+	h := &rawHelper{t: t, log: newProcessLog(t), exit: make(chan error, 1)}
+	cmd.Stderr = h.log.file
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +298,9 @@ func TestHelperGrantsInBatches(t *testing.T) {
 		}
 		got = append(got, fds...)
 	}
-	defer protocol.CloseAll(got)
+	// The deferred call reads got when the test ends, because the test
+	// closes these descriptors earlier and their numbers may be reused.
+	defer func() { protocol.CloseAll(got) }()
 	if frames != 5 {
 		t.Errorf("300 sockets came in %d frames, want 5", frames)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,8 +34,8 @@ func TestHelperClosesStrayDescriptors(t *testing.T) {
 	}
 	cmd := ns.command(nobodyUID, bins.portgate, "serve", "--config", cfg, "--helper", helper)
 	cmd.ExtraFiles = stray
-	log := &lockedWriter{buf: &bytes.Buffer{}}
-	cmd.Stderr = log
+	log := newProcessLog(t)
+	cmd.Stderr = log.file
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -141,8 +141,8 @@ func (r *execRunner) reapGroup(pid int) {
 		stopping := r.stopping
 		r.mu.Unlock()
 		if !stopping {
+			r.info.Log.Warn().Int("child_pid", pid).Ints("pids", left).Msg("exec child left processes in its process group; killing them")
 			syscall.Kill(-pid, syscall.SIGKILL)
-			r.info.Log.Warn().Int("child_pid", pid).Ints("pids", left).Msg("exec child left processes in its process group; killed them")
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
