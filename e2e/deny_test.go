@@ -231,6 +231,14 @@ func TestCheckHonoursPolicy(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "bind 127.0.0.1:80: ok") {
 		t.Errorf("check of port 80, inside the policy: exit %d:\n%s", code, out)
 	}
+
+	// A rule for a group admits a caller in it as a supplementary group,
+	// as it admits such a peer of the helper.
+	writePolicy(t, "[[allow]]\ngroups = [\"4321\"]\naddresses = [\"*\"]\nports = [80]\n")
+	out, _, code = ns.outputGroups(otherUID, []int{4321}, helper, "check", "--port", "80")
+	if code != 0 || !strings.Contains(out, "bind 127.0.0.1:80: ok") {
+		t.Errorf("check of port 80 by uid %d in supplementary group 4321: exit %d, expected 0:\n%s", otherUID, code, out)
+	}
 }
 
 // A rule that names a group matches a client whose supplementary groups

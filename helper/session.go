@@ -46,6 +46,9 @@ func (s *Session) Serve() error {
 	if s.PeerExe == "" {
 		s.PeerExe = PeerExecutable(s.Peer.PID)
 	}
+	if len(s.Peer.Groups) > 0 {
+		ctx = ctx.Uints32("peer_groups", s.Peer.Groups)
+	}
 	if s.PeerExe != "" {
 		ctx = ctx.Str("peer_exe", s.PeerExe)
 	}

@@ -124,10 +124,10 @@ func (lm *LocalManager) checkPeer(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, errors.New("the server could not read this client's peer credentials"))
 			return
 		}
-		log := lm.Log.With().Uint32("peer_uid", cred.UID).Uint32("peer_gid", cred.GID).Int32("peer_pid", cred.PID).Str("method", r.Method).Str("path", r.URL.Path).Logger()
+		log := lm.Log.With().Uint32("peer_uid", cred.UID).Uint32("peer_gid", cred.GID).Uints32("peer_groups", cred.Groups).Int32("peer_pid", cred.PID).Str("method", r.Method).Str("path", r.URL.Path).Logger()
 		if !lm.Access.Allows(cred) {
 			log.Warn().Msg("Local Manager request rejected: peer not allowed")
-			writeError(w, http.StatusForbidden, fmt.Errorf("uid %d (gid %d) may not use the Local Manager: add it to users or groups in the [manager] table of the config", cred.UID, cred.GID))
+			writeError(w, http.StatusForbidden, fmt.Errorf("uid %d (gid %d, groups %v) may not use the Local Manager: add it to users or groups in the [manager] table of the config", cred.UID, cred.GID, cred.Groups))
 			return
 		}
 		log.Debug().Msg("Local Manager request")

@@ -220,7 +220,17 @@ func runCheck(args []string) int {
 		fmt.Printf("policy: %v\n", err)
 		return 1
 	}
+	// The caller is judged as the helper judges a peer: by its uid, its
+	// gid and its supplementary groups.
 	caller := helper.Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	groups, err := os.Getgroups()
+	if err != nil {
+		fmt.Printf("policy: read the supplementary groups of uid %d: %v\n", caller.UID, err)
+		return 1
+	}
+	for _, g := range groups {
+		caller.Groups = append(caller.Groups, uint32(g))
+	}
 	if policy.Allow(caller, protocol.TCP, a, uint16(*port)) == 0 {
 		fmt.Printf("policy: uid %d may not bind tcp %s, so the bind test is skipped: run check as an account the policy %s allows, with one of its ports\n",
 			caller.UID, netip.AddrPortFrom(a, uint16(*port)), helper.PolicyPath)

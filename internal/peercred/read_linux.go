@@ -3,6 +3,9 @@ package peercred
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,11 +23,43 @@ func read(fd int) (Cred, error) {
 		return Cred{}, err
 	}
 	cred := Cred{UID: ucred.Uid, GID: ucred.Gid, PID: ucred.Pid}
-	cred.Groups, err = peerGroups(fd)
+	groups, err := peerGroups(fd)
 	if err != nil {
 		return Cred{}, err
 	}
+	cred.Groups = withoutGID(groups, unmappedGID)
 	return cred, nil
+}
+
+// unmappedGID is the gid that the kernel reports for every group that has
+// no mapping in this process's user namespace, or noID in the initial
+// namespace, where every group has one. It is read when the package loads,
+// before the helper confines itself.
+var unmappedGID = readUnmappedGID()
+
+func readUnmappedGID() uint32 {
+	if m, err := os.ReadFile("/proc/self/gid_map"); err == nil && strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295" {
+		return noID
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/overflowgid"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
+			return uint32(n)
+		}
+	}
+	return 65534
+}
+
+// withoutGID returns groups without gid. Inside a user namespace, the
+// overflow gid stands for any group without a mapping, so a rule for that
+// gid must not match it.
+func withoutGID(groups []uint32, gid uint32) []uint32 {
+	others := groups[:0]
+	for _, g := range groups {
+		if g != gid {
+			others = append(others, g)
+		}
+	}
+	return others
 }
 
 // peerGroups returns the groups of the peer of socket fd from

@@ -34,6 +34,9 @@ const xucredVersion = 0
 
 // fromXucred takes the uid and the groups from xucred. The kernel stores
 // the effective gid as the first group.
+//
+// NOTE: xucred holds at most 16 groups (XU_NGROUPS), and the kernel drops
+// the rest, so a peer matches only through its first 16 groups.
 func fromXucred(xucred *unix.Xucred) (Cred, error) {
 	if xucred.Version != xucredVersion {
 		return Cred{}, fmt.Errorf("xucred version %d, want %d", xucred.Version, xucredVersion)
