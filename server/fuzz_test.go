@@ -41,7 +41,7 @@ func FuzzDecodeService(f *testing.F) {
 			t.Fatalf("services file of %#v loads %d services, expected 1\n%s", service, len(loaded), text)
 		}
 		if !reflect.DeepEqual(normalized(loaded[0]), normalized(service)) {
-			t.Fatalf("service %#v loads loaded as %#v\n%s", service, loaded[0], text)
+			t.Fatalf("service %#v loads back as %#v\n%s", service, loaded[0], text)
 		}
 	})
 }

@@ -70,7 +70,7 @@ func read(fd int) (Cred, error) {
 		return Cred{}, err
 	}
 	// ucred_getgroups points into the ucred, so the groups are copied
-	// before ucred_free. It returns -1 when the kernel recorded none.
+	// before ucred_free. A count below 1 leaves the peer without groups.
 	var groups *uint32
 	n, _, _ := solarislibc.Sysvicall6(uintptr(unsafe.Pointer(&libcUcredGetgroups)), 2, ucred, uintptr(unsafe.Pointer(&groups)), 0, 0, 0, 0)
 	if count := int32(n); count > 0 && groups != nil {
